@@ -1,0 +1,2 @@
+# Copyright (c) mmema contributors. All rights reserved.
+__all__ = []

@@ -1,0 +1,137 @@
+# Copyright (c) mmema contributors. All rights reserved.
+"""EMA: Efficient Multi-Scale Attention (Ouyang et al., ICASSP 2023)."""
+from typing import List, Optional, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmengine.registry import MODELS
+
+
+def _divisors(n: int) -> List[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def check_ema_args(in_channels: int, factor: int) -> None:
+    """Validate EMA's arguments, raising an error that names the fix.
+
+    Args:
+        in_channels (int): Channels of the input feature map.
+        factor (int): Number of channel groups.
+    """
+    for name, value in (('in_channels', in_channels), ('factor', factor)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f'EMA: {name} must be an int, got {value!r} '
+                            f'({type(value).__name__}).')
+    if factor < 1:
+        raise ValueError(f'EMA: factor must be >= 1, got {factor}.')
+    if in_channels < factor:
+        raise ValueError(
+            f'EMA: in_channels ({in_channels}) must be >= factor ({factor}): '
+            'each of the `factor` groups needs at least one channel. Use a '
+            f'factor that divides {in_channels}: '
+            f'{_divisors(in_channels) if in_channels > 0 else "none"}.')
+    if in_channels % factor != 0:
+        raise ValueError(
+            f'EMA: in_channels ({in_channels}) is not divisible by factor '
+            f'({factor}). Factors that divide {in_channels}: '
+            f'{_divisors(in_channels)}.')
+
+
+@MODELS.register_module(name=['EMA', 'EfficientMultiScaleAttention'])
+class EMA(BaseModule):
+    """Efficient Multi-Scale Attention module.
+
+    Paper: `Efficient Multi-Scale Attention Module with Cross-Spatial
+    Learning <https://arxiv.org/abs/2305.13563>`_ (ICASSP 2023).
+
+    The input's channels are split into ``factor`` groups that share the
+    module's parameters. Each group is re-weighted by a spatial map built
+    from a 1x1 branch (directional pooling along H and W) and a 3x3 branch,
+    combined by cross-spatial learning. The output has the input's shape and
+    no residual connection.
+
+    Parameter names and ``state_dict`` keys equal the official module's
+    (``conv1x1.*``, ``conv3x3.*``, ``gn.*``), so its checkpoints load with
+    ``strict=True``.
+
+    Args:
+        in_channels (int): Channels of the input feature map. Must be
+            divisible by ``factor``.
+        factor (int): Number of channel groups (``G`` in the paper).
+            Defaults to 32.
+        init_cfg (dict or list[dict], optional): Initialization config.
+            Defaults to None (PyTorch's default initialization, as in the
+            official code).
+    """
+
+    _abbr_ = 'ema_attn'
+
+    def __init__(self,
+                 in_channels: int,
+                 factor: int = 32,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        check_ema_args(in_channels, factor)
+        self.in_channels = in_channels
+        self.factor = factor
+        group_channels = in_channels // factor
+        self.conv1x1 = nn.Conv2d(group_channels, group_channels, 1)
+        self.conv3x3 = nn.Conv2d(
+            group_channels, group_channels, 3, padding=1)
+        self.gn = nn.GroupNorm(group_channels, group_channels)
+        # The spatial attention map passes through this module, so forward
+        # hooks can capture it (B * factor, 1, H, W) without touching forward.
+        self.attn_gate = nn.Sigmoid()
+
+    def extra_repr(self) -> str:
+        return f'in_channels={self.in_channels}, factor={self.factor}'
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4:
+            raise ValueError(
+                f'EMA expects a 4D input (B, C, H, W), got shape '
+                f'{tuple(x.shape)}.')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'EMA was built with in_channels={self.in_channels} but got '
+                f'an input with {x.shape[1]} channels (shape '
+                f'{tuple(x.shape)}).')
+
+    def spatial_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Cross-spatial weights before the sigmoid.
+
+        Args:
+            x (Tensor): Input of shape (B, C, H, W).
+
+        Returns:
+            Tensor: Logits of shape (B * factor, 1, H, W).
+        """
+        b, _, h, w = x.shape
+        g = x.reshape(b * self.factor, -1, h, w)  # (BG, c, H, W)
+        x_h = g.mean(3, keepdim=True)  # (BG, c, H, 1)
+        x_w = g.mean(2, keepdim=True).transpose(2, 3)  # (BG, c, W, 1)
+        hw = self.conv1x1(torch.cat([x_h, x_w], dim=2))  # (BG, c, H+W, 1)
+        a_h, a_w = torch.split(hw, [h, w], dim=2)
+        x1 = self.gn(g * a_h.sigmoid() * a_w.transpose(2, 3).sigmoid())
+        x2 = self.conv3x3(g)  # (BG, c, H, W)
+        x11 = F.softmax(x1.mean((2, 3)), dim=1)  # (BG, c)
+        x21 = F.softmax(x2.mean((2, 3)), dim=1)  # (BG, c)
+        weights = (torch.einsum('nc,nchw->nhw', x11, x2) +
+                   torch.einsum('nc,nchw->nhw', x21, x1))
+        return weights.unsqueeze(1)  # (BG, 1, H, W)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Re-weight ``x`` by its cross-spatial attention.
+
+        Args:
+            x (Tensor): Input of shape (B, C, H, W).
+
+        Returns:
+            Tensor: Output of shape (B, C, H, W).
+        """
+        self._check_input(x)
+        b, c, h, w = x.shape
+        g = x.reshape(b * self.factor, -1, h, w)
+        return (g * self.attn_gate(self.spatial_weights(x))).reshape(b, c, h, w)

@@ -1,0 +1,4 @@
+# Copyright (c) mmema contributors. All rights reserved.
+from .ema_reference import PublishedEMA
+
+__all__ = ['PublishedEMA']

@@ -1,0 +1,56 @@
+# Copyright (c) mmema contributors. All rights reserved.
+"""Install mmema: ``pip install -e .`` (the OpenMMLab stack must already be
+installed; ``tools/setup_env.sh`` does it on a fresh machine)."""
+import os.path as osp
+import re
+from typing import List
+
+from setuptools import find_packages, setup
+
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+def get_version() -> str:
+    """Read ``__version__`` from ``mmema/version.py`` without importing it."""
+    with open(osp.join(HERE, 'mmema', 'version.py'), encoding='utf-8') as f:
+        match = re.search(r"^__version__ = '([^']+)'", f.read(), re.M)
+    if match is None:
+        raise RuntimeError('mmema/version.py defines no __version__')
+    return match.group(1)
+
+
+def parse_requirements(name: str) -> List[str]:
+    """Requirement lines of ``requirements/<name>.txt``, comments removed."""
+    path = osp.join(HERE, 'requirements', f'{name}.txt')
+    with open(path, encoding='utf-8') as f:
+        lines = (line.split('#', 1)[0].strip() for line in f)
+        return [line for line in lines if line]
+
+
+def readme() -> str:
+    with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
+        return f.read()
+
+
+setup(
+    name='mmema',
+    version=get_version(),
+    description='EMA (Efficient Multi-Scale Attention) as an OpenMMLab '
+    'plugin for mmdet and mmpretrain',
+    long_description=readme(),
+    long_description_content_type='text/markdown',
+    author='mmema contributors',
+    keywords='computer vision, attention, object detection, classification',
+    packages=find_packages(exclude=('configs', 'tools', 'tests')),
+    python_requires='>=3.8',
+    license='Apache License 2.0',
+    install_requires=parse_requirements('runtime'),
+    extras_require={
+        'mim': parse_requirements('mminstall'),
+        'tests': parse_requirements('tests'),
+    },
+    classifiers=[
+        'Programming Language :: Python :: 3',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+    zip_safe=False)
