@@ -8,6 +8,8 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from .arg_checks import check_feature_map, check_positive_ints
+
 
 def check_ca_args(in_channels: int, reduction: int,
                   min_mid_channels: int) -> None:
@@ -18,14 +20,11 @@ def check_ca_args(in_channels: int, reduction: int,
         reduction (int): Ratio of input to intermediate channels.
         min_mid_channels (int): Lower bound of the intermediate channels.
     """
-    for name, value in (('in_channels', in_channels),
-                        ('reduction', reduction),
-                        ('min_mid_channels', min_mid_channels)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f'CA: {name} must be an int, got {value!r} '
-                            f'({type(value).__name__}).')
-        if value < 1:
-            raise ValueError(f'CA: {name} must be >= 1, got {value}.')
+    check_positive_ints(
+        'CA',
+        in_channels=in_channels,
+        reduction=reduction,
+        min_mid_channels=min_mid_channels)
 
 
 @MODELS.register_module(name=['CA', 'CoordAttention'])
@@ -91,10 +90,7 @@ class CA(BaseModule):
         Returns:
             Tensor: Output of shape (B, C, H, W).
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'CA expects an input (B, {self.in_channels}, H, W), got '
-                f'shape {tuple(x.shape)}.')
+        check_feature_map('CA', x, self.in_channels)
         h, w = x.shape[2:]
         x_h = x.mean(3, keepdim=True)  # (B, C, H, 1)
         x_w = x.mean(2, keepdim=True).transpose(2, 3)  # (B, C, W, 1)

@@ -8,6 +8,8 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from .arg_checks import check_feature_map, check_positive_ints
+
 
 def check_cbam_args(in_channels: int, reduction: int,
                     spatial_kernel: int) -> None:
@@ -18,14 +20,11 @@ def check_cbam_args(in_channels: int, reduction: int,
         reduction (int): Ratio of input to hidden channels of the MLP.
         spatial_kernel (int): Kernel size of the spatial attention conv.
     """
-    for name, value in (('in_channels', in_channels),
-                        ('reduction', reduction),
-                        ('spatial_kernel', spatial_kernel)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f'CBAM: {name} must be an int, got {value!r} '
-                            f'({type(value).__name__}).')
-        if value < 1:
-            raise ValueError(f'CBAM: {name} must be >= 1, got {value}.')
+    check_positive_ints(
+        'CBAM',
+        in_channels=in_channels,
+        reduction=reduction,
+        spatial_kernel=spatial_kernel)
     if in_channels < reduction:
         raise ValueError(
             f'CBAM: in_channels ({in_channels}) // reduction ({reduction}) '
@@ -98,10 +97,7 @@ class CBAM(BaseModule):
         Returns:
             Tensor: Output of shape (B, C, H, W).
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'CBAM expects an input (B, {self.in_channels}, H, W), got '
-                f'shape {tuple(x.shape)}.')
+        check_feature_map('CBAM', x, self.in_channels)
         channel_logits = (
             self.channel_mlp(x.mean((2, 3), keepdim=True)) +
             self.channel_mlp(x.amax((2, 3), keepdim=True)))  # (B, C, 1, 1)

@@ -8,6 +8,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from .arg_checks import check_feature_map, check_int, check_positive_ints
+
 
 def eca_kernel_size(channels: int, gamma: int = 2, beta: int = 1) -> int:
     """The paper's adaptive kernel size ``|log2(C) / gamma + beta / gamma|``
@@ -35,17 +37,10 @@ def check_eca_args(in_channels: int, kernel_size: Optional[int], gamma: int,
         gamma (int): ``gamma`` of the adaptive kernel size.
         beta (int): ``b`` of the adaptive kernel size.
     """
-    values = [('in_channels', in_channels), ('gamma', gamma), ('beta', beta)]
+    check_positive_ints('ECA', in_channels=in_channels, gamma=gamma)
+    check_int('ECA', 'beta', beta)
     if kernel_size is not None:
-        values.append(('kernel_size', kernel_size))
-    for name, value in values:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f'ECA: {name} must be an int, got {value!r} '
-                            f'({type(value).__name__}).')
-    if in_channels < 1:
-        raise ValueError(f'ECA: in_channels must be >= 1, got {in_channels}.')
-    if gamma < 1:
-        raise ValueError(f'ECA: gamma must be >= 1, got {gamma}.')
+        check_int('ECA', 'kernel_size', kernel_size)
     if kernel_size is not None and (kernel_size < 1 or kernel_size % 2 == 0):
         raise ValueError(
             f'ECA: kernel_size must be a positive odd int (the 1D conv keeps '
@@ -106,10 +101,7 @@ class ECA(BaseModule):
         Returns:
             Tensor: Output of shape (B, C, H, W).
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'ECA expects an input (B, {self.in_channels}, H, W), got '
-                f'shape {tuple(x.shape)}.')
+        check_feature_map('ECA', x, self.in_channels)
         pooled = x.mean((2, 3)).unsqueeze(1)  # (B, 1, C)
         logits = self.conv(pooled)  # (B, 1, C)
         return x * logits.transpose(1, 2).unsqueeze(3).sigmoid()

@@ -7,6 +7,8 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from .arg_checks import check_feature_map, check_positive_ints
+
 
 def check_nam_args(in_channels: int) -> None:
     """Validate NAM's arguments, raising an error that names the fix.
@@ -14,11 +16,7 @@ def check_nam_args(in_channels: int) -> None:
     Args:
         in_channels (int): Channels of the input feature map.
     """
-    if isinstance(in_channels, bool) or not isinstance(in_channels, int):
-        raise TypeError(f'NAM: in_channels must be an int, got '
-                        f'{in_channels!r} ({type(in_channels).__name__}).')
-    if in_channels < 1:
-        raise ValueError(f'NAM: in_channels must be >= 1, got {in_channels}.')
+    check_positive_ints('NAM', in_channels=in_channels)
 
 
 @MODELS.register_module(name=['NAM', 'NormalizationAttention'])
@@ -75,10 +73,7 @@ class NAM(BaseModule):
         Returns:
             Tensor: Output of shape (B, C, H, W).
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'NAM expects an input (B, {self.in_channels}, H, W), got '
-                f'shape {tuple(x.shape)}.')
+        check_feature_map('NAM', x, self.in_channels)
         scales = self.bn.weight.detach().abs()  # (C, )
         channel_weights = (scales / scales.sum()).reshape(1, -1, 1, 1)
         return x * (self.bn(x) * channel_weights).sigmoid()

@@ -7,6 +7,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from .arg_checks import check_feature_map, check_positive_ints
+
 
 def check_sa_args(in_channels: int, groups: int) -> None:
     """Validate SA's arguments, raising an error that names the fix.
@@ -15,12 +17,7 @@ def check_sa_args(in_channels: int, groups: int) -> None:
         in_channels (int): Channels of the input feature map.
         groups (int): Number of channel groups.
     """
-    for name, value in (('in_channels', in_channels), ('groups', groups)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f'SA: {name} must be an int, got {value!r} '
-                            f'({type(value).__name__}).')
-        if value < 1:
-            raise ValueError(f'SA: {name} must be >= 1, got {value}.')
+    check_positive_ints('SA', in_channels=in_channels, groups=groups)
     if in_channels % (2 * groups) != 0:
         divisors = [g for g in range(1, in_channels // 2 + 1)
                     if in_channels % (2 * g) == 0]
@@ -85,10 +82,7 @@ class SA(BaseModule):
         Returns:
             Tensor: Output of shape (B, C, H, W).
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'SA expects an input (B, {self.in_channels}, H, W), got '
-                f'shape {tuple(x.shape)}.')
+        check_feature_map('SA', x, self.in_channels)
         b, c, h, w = x.shape
         grouped = x.reshape(b * self.groups, -1, h, w)  # (BG, 2c', H, W)
         x_channel, x_spatial = grouped.chunk(2, dim=1)  # (BG, c', H, W) each

@@ -7,6 +7,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from .arg_checks import check_feature_map, check_positive_ints
+
 
 def check_se_args(in_channels: int, reduction: int) -> None:
     """Validate SE's arguments, raising an error that names the fix.
@@ -15,13 +17,7 @@ def check_se_args(in_channels: int, reduction: int) -> None:
         in_channels (int): Channels of the input feature map.
         reduction (int): Ratio of input to squeezed channels.
     """
-    for name, value in (('in_channels', in_channels),
-                        ('reduction', reduction)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f'SE: {name} must be an int, got {value!r} '
-                            f'({type(value).__name__}).')
-        if value < 1:
-            raise ValueError(f'SE: {name} must be >= 1, got {value}.')
+    check_positive_ints('SE', in_channels=in_channels, reduction=reduction)
     if in_channels < reduction:
         raise ValueError(
             f'SE: in_channels ({in_channels}) // reduction ({reduction}) '
@@ -76,10 +72,7 @@ class SE(BaseModule):
         Returns:
             Tensor: Output of shape (B, C, H, W).
         """
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'SE expects an input (B, {self.in_channels}, H, W), got '
-                f'shape {tuple(x.shape)}.')
+        check_feature_map('SE', x, self.in_channels)
         squeezed = x.mean((2, 3), keepdim=True)  # (B, C, 1, 1)
         excitation = self.fc2(self.relu(self.fc1(squeezed)))  # (B, C, 1, 1)
         return x * excitation.sigmoid()
