@@ -4,9 +4,10 @@ from typing import List, Optional, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
+
+from .ema_ops import EMAParams, ema_logits_composite, fused_ema
 
 
 def _divisors(n: int) -> List[int]:
@@ -99,6 +100,12 @@ class EMA(BaseModule):
                 f'an input with {x.shape[1]} channels (shape '
                 f'{tuple(x.shape)}).')
 
+    def ema_params(self) -> EMAParams:
+        """The parameters in the order the EMA implementations take them."""
+        return EMAParams(self.conv1x1.weight, self.conv1x1.bias,
+                         self.conv3x3.weight, self.conv3x3.bias,
+                         self.gn.weight, self.gn.bias, self.gn.eps)
+
     def spatial_weights(self, x: torch.Tensor) -> torch.Tensor:
         """Cross-spatial weights before the sigmoid.
 
@@ -108,30 +115,34 @@ class EMA(BaseModule):
         Returns:
             Tensor: Logits of shape (B * factor, 1, H, W).
         """
+        self._check_input(x)
         b, _, h, w = x.shape
-        g = x.reshape(b * self.factor, -1, h, w)  # (BG, c, H, W)
-        x_h = g.mean(3, keepdim=True)  # (BG, c, H, 1)
-        x_w = g.mean(2, keepdim=True).transpose(2, 3)  # (BG, c, W, 1)
-        hw = self.conv1x1(torch.cat([x_h, x_w], dim=2))  # (BG, c, H+W, 1)
-        a_h, a_w = torch.split(hw, [h, w], dim=2)
-        x1 = self.gn(g * a_h.sigmoid() * a_w.transpose(2, 3).sigmoid())
-        x2 = self.conv3x3(g)  # (BG, c, H, W)
-        x11 = F.softmax(x1.mean((2, 3)), dim=1)  # (BG, c)
-        x21 = F.softmax(x2.mean((2, 3)), dim=1)  # (BG, c)
-        weights = (torch.einsum('nc,nchw->nhw', x11, x2) +
-                   torch.einsum('nc,nchw->nhw', x21, x1))
-        return weights.unsqueeze(1)  # (BG, 1, H, W)
+        return ema_logits_composite(
+            x.reshape(b * self.factor, -1, h, w), self.ema_params())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Re-weight ``x`` by its cross-spatial attention.
+
+        CPU and CUDA tensors take a fused implementation with a hand-written
+        backward; tracers and compilers see a composite of standard ops.
+        Both compute the published function (see ``ema_ops``).
 
         Args:
             x (Tensor): Input of shape (B, C, H, W).
 
         Returns:
-            Tensor: Output of shape (B, C, H, W).
+            Tensor: Output of shape (B, C, H, W), in ``x``'s dtype.
         """
         self._check_input(x)
+        params = self.ema_params()
+        fused = fused_ema(x, params, self.factor)
+        if fused is not None:
+            out, logits = fused
+            # The fused path applies the sigmoid inside; running attn_gate on
+            # the small logits lets forward hooks see the map.
+            self.attn_gate(logits)
+            return out
         b, c, h, w = x.shape
-        g = x.reshape(b * self.factor, -1, h, w)
-        return (g * self.attn_gate(self.spatial_weights(x))).reshape(b, c, h, w)
+        g = x.reshape(b * self.factor, -1, h, w)  # (B*G, c, H, W)
+        attn = self.attn_gate(ema_logits_composite(g, params))
+        return (g * attn).reshape(b, c, h, w)

@@ -13,6 +13,8 @@ from mmpretrain.registry import MODELS
 from mmema.models.backbones import PluginInvertedResidual, PluginMobileNetV2
 from mmema.models.plugins import EMA
 
+pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
+
 # MobileNetV2 paper, Table 2: expansion t, output channels c, repeats n.
 PAPER_TABLE = [(1, 16, 1), (6, 24, 2), (6, 32, 3), (6, 64, 4), (6, 96, 3),
                (6, 160, 3), (6, 320, 1)]

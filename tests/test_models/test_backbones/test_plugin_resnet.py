@@ -14,6 +14,8 @@ from mmema.models.backbones import (PluginBasicBlock, PluginBottleneck,
                                     PluginResNet, PluginResNet_CIFAR,
                                     PluginResNetV1d)
 
+pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
+
 UPSTREAM: Dict[str, Type[ResNet]] = {
     'PluginResNet': ResNet,
     'PluginResNetV1d': ResNetV1d,

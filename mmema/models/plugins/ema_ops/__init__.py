@@ -1,0 +1,15 @@
+# Copyright (c) mmema contributors. All rights reserved.
+"""Fast implementations of EMA's forward and backward.
+
+See :mod:`.identities` for the exact identities they rest on,
+:mod:`.chunked_function` for the CPU path, :mod:`.triton_function` for the
+CUDA path and :mod:`.composite` for the path tracers and compilers see.
+"""
+from .composite import ema_logits_composite
+from .dispatch import fused_ema, graph_is_being_recorded
+from .params import EMAParams
+
+__all__ = [
+    'EMAParams', 'ema_logits_composite', 'fused_ema',
+    'graph_is_being_recorded'
+]

@@ -1,0 +1,68 @@
+# Copyright (c) mmema contributors. All rights reserved.
+"""Pick the fastest EMA implementation for an input.
+
+* CPU tensors: :class:`.chunked_function.ChunkedEMAFunction`.
+* CUDA tensors, with Triton installed and ``MMEMA_EMA_TRITON=1``:
+  :class:`.triton_function.TritonEMAFunction` (float32, float16 and
+  bfloat16 maps). The kernels have passed Triton's CPU interpreter but not
+  yet a run on a GPU, so they are opt-in until
+  ``tools/analysis_tools/gpu_check.py`` passes on a card; without the
+  variable CUDA tensors take the composite path.
+* While a tracer or compiler records the graph (``torch.jit.trace``, ONNX
+  export, ``torch.export``, ``torch.compile``), and on other devices: None,
+  so the caller runs the composite path, which those tools understand.
+"""
+import importlib.util
+import os
+from functools import lru_cache
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from .chunked_function import ChunkedEMAFunction
+from .params import EMAParams
+
+
+def graph_is_being_recorded() -> bool:
+    """Whether a tracer, exporter or compiler is recording the graph."""
+    return (torch.jit.is_tracing() or torch.jit.is_scripting()
+            or torch.onnx.is_in_onnx_export()
+            or torch.compiler.is_compiling())
+
+
+@lru_cache(maxsize=None)
+def triton_available() -> bool:
+    """Whether Triton can be imported (it ships with CUDA builds of
+    torch)."""
+    return importlib.util.find_spec('triton') is not None
+
+
+def triton_enabled() -> bool:
+    """Whether CUDA tensors take the Triton kernels (opt-in, see above)."""
+    return os.environ.get('MMEMA_EMA_TRITON') == '1' and triton_available()
+
+
+def fused_ema(x: Tensor, params: EMAParams,
+              factor: int) -> Optional[Tuple[Tensor, Tensor]]:
+    """EMA through a fused implementation, if one serves ``x``.
+
+    Args:
+        x (Tensor): Input, (B, C, H, W).
+        params (EMAParams): The module's parameters.
+        factor (int): Number of channel groups.
+
+    Returns:
+        tuple[Tensor] or None: Output (B, C, H, W) and logits (B * factor,
+        1, H, W, no gradient), or None when the composite path must run.
+    """
+    if graph_is_being_recorded():
+        return None
+    if x.device.type == 'cpu':
+        return ChunkedEMAFunction.apply(x, *params[:6], factor, params.eps)
+    if x.is_cuda and triton_enabled():
+        from .triton_function import TritonEMAFunction, supports
+        if supports(x):
+            return TritonEMAFunction.apply(x, *params[:6], factor,
+                                           params.eps)
+    return None

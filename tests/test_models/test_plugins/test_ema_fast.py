@@ -1,0 +1,445 @@
+# Copyright (c) mmema contributors. All rights reserved.
+"""The fast EMA: its identities, its parity with the published EMA (outputs
+and every gradient), its CPU chunking and threads, its composite path, and
+its Triton kernels under Triton's interpreter."""
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Dict, Tuple
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mmema.models.plugins import EMA
+from mmema.models.plugins.ema_ops import chunked_function, dispatch
+from mmema.models.plugins.ema_ops.chunk_workers import (for_each_chunk,
+                                                        single_threaded_ops,
+                                                        split)
+from mmema.models.plugins.ema_ops.composite import ema_logits_composite
+from mmema.models.plugins.ema_ops.group_chunks import GroupChunks
+from mmema.models.plugins.ema_ops.identities import (conv3x3_channel_means,
+                                                     cross_spatial_kernel,
+                                                     edge_selector,
+                                                     plane_corners,
+                                                     window_operator,
+                                                     window_sums)
+from mmema.models.plugins.ema_ops.neighbourhood import (
+    corner_index, neighbour_taps, single_output_conv3x3, sum_shifted_taps)
+from mmema.models.plugins.ema_ops.plane_ops import PlaneOps
+from mmema.testing import PublishedEMA
+
+PLANE_SIZES = [(1, 1), (1, 6), (5, 1), (7, 9), (8, 12), (11, 10), (17, 19),
+               (33, 40)]
+
+
+def randomize_(module: nn.Module, seed: int) -> nn.Module:
+    """Random parameters: the defaults (gn.bias = 0, ...) hide paths."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in module.parameters():
+            param.copy_(torch.randn(param.shape, generator=gen) * 0.5)
+    return module
+
+
+def assert_rel_close(actual: torch.Tensor, expected: torch.Tensor, rel: float,
+                     floor: float, what: str) -> None:
+    """``max|actual - expected| <= rel * max(max|expected|, floor)``.
+
+    The floor covers gradients that are exactly zero in real arithmetic
+    (e.g. conv1x1's on 1x1 planes, where GroupNorm outputs gn.bias) and
+    leave only rounding noise on both sides.
+    """
+    err = (actual.double() - expected).abs().max().item()
+    scale = max(expected.abs().max().item(), floor)
+    assert err <= rel * scale, (
+        f'{what}: max error {err:.3e} > {rel:g} * {scale:.3e}')
+
+
+def published_run(x: torch.Tensor, grad: torch.Tensor, state: dict,
+                  factor: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """Output and gradients (input under 'x') of the published EMA, in
+    float64."""
+    reference = PublishedEMA(x.shape[1], factor).double()
+    reference.load_state_dict(state)
+    x = x.detach().double().requires_grad_(True)
+    out = reference(x)
+    names = ['x'] + [name for name, _ in reference.named_parameters()]
+    grads = torch.autograd.grad(out, [x, *reference.parameters()],
+                                grad.double())
+    return out.detach(), dict(zip(names, grads))
+
+
+def check_parity(shape: Tuple[int, ...], factor: int, dtype: torch.dtype,
+                 rel: float, training: bool = True,
+                 channels_last: bool = False, seed: int = 0) -> None:
+    """mmema's EMA in ``dtype`` against the published EMA in float64."""
+    module = randomize_(EMA(shape[1], factor), seed).to(dtype).train(training)
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(shape, generator=gen, dtype=torch.float64)
+    grad = torch.randn(shape, generator=gen, dtype=torch.float64)
+    expected, expected_grads = published_run(x, grad, module.state_dict(),
+                                             factor)
+    x_in = x.to(dtype)
+    if channels_last:
+        x_in = x_in.contiguous(memory_format=torch.channels_last)
+    x_in.requires_grad_(True)
+    out = module(x_in)
+    assert out.shape == x.shape and out.dtype == dtype
+    if channels_last:
+        assert out.is_contiguous(memory_format=torch.channels_last)
+    grads = torch.autograd.grad(out, [x_in, *module.parameters()],
+                                grad.to(dtype))
+    names = ['x'] + [name for name, _ in module.named_parameters()]
+    largest = max(g.abs().max().item() for g in expected_grads.values())
+    # On 1x1 planes GroupNorm's variance is 0, its rstd 1 / sqrt(eps) ~ 316
+    # amplifies rounding in gradients that are exactly zero: compare those
+    # with the largest gradient (the float32 published code is further off).
+    floor = largest if shape[2] * shape[3] == 1 else 1e-2 * largest
+    assert_rel_close(out, expected, rel, 0.0, f'output at {shape}')
+    for name, actual in zip(names, grads):
+        assert_rel_close(actual, expected_grads[name], rel, floor,
+                         f'grad of {name} at {shape}')
+
+
+# --------------------------------------------------------------------------
+# Exact identities.
+# --------------------------------------------------------------------------
+
+
+def test_groupnorm_mean_is_its_bias_so_x11_ignores_the_input():
+    gen = torch.Generator().manual_seed(0)
+    gn = randomize_(nn.GroupNorm(8, 8), 1).double()
+    z = torch.randn(5, 8, 6, 7, generator=gen, dtype=torch.float64) * 3 + 2
+    torch.testing.assert_close(
+        gn(z).mean((2, 3)), gn.bias.expand(5, 8).detach(), rtol=0,
+        atol=1e-12)
+
+
+@pytest.mark.parametrize('h,w', PLANE_SIZES)
+def test_window_sums_give_conv3x3_channel_means(h, w):
+    gen = torch.Generator().manual_seed(h * 100 + w)
+    g = torch.randn(3, 4, h, w, generator=gen, dtype=torch.float64)
+    conv = randomize_(nn.Conv2d(4, 4, 3, padding=1), h + w).double()
+    expected = conv(g).mean((2, 3))
+    rows, cols = g.sum(3), g.sum(2)
+    from_selector = window_sums(rows, cols, plane_corners(g), edge_selector(g))
+    corners = g.view(3, 4, -1)[..., corner_index(h, w, g)]
+    from_operator = (torch.cat([rows, cols, corners], -1)
+                     @ window_operator(h, w, g)).view(3, 4, 3, 3)
+    for window in (from_selector, from_operator):
+        torch.testing.assert_close(
+            conv3x3_channel_means(window, conv.weight, conv.bias, h * w),
+            expected, rtol=0, atol=1e-12)
+
+
+def test_x11_through_conv3x3_is_one_single_output_conv():
+    gen = torch.Generator().manual_seed(3)
+    g = torch.randn(2, 6, 9, 5, generator=gen, dtype=torch.float64)
+    conv = randomize_(nn.Conv2d(6, 6, 3, padding=1), 4).double()
+    gn_bias = torch.randn(6, generator=gen, dtype=torch.float64)
+    x11, kernel, bias = cross_spatial_kernel(conv.weight, conv.bias, gn_bias)
+    torch.testing.assert_close(x11, torch.softmax(gn_bias, 0))
+    expected = torch.einsum('o,nohw->nhw', x11, conv(g)).unsqueeze(1)
+    torch.testing.assert_close(F.conv2d(g, kernel, bias, padding=1),
+                               expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize('h,w', PLANE_SIZES)
+def test_neighbourhood_and_plane_ops_equal_their_definitions(h, w):
+    gen = torch.Generator().manual_seed(h * 10 + w)
+    g = torch.randn(3, 5, h, w, generator=gen, dtype=torch.float64)
+    p = torch.randn(3, 1, h, w, generator=gen, dtype=torch.float64)
+    kernel = torch.randn(1, 5, 3, 3, generator=gen, dtype=torch.float64)
+    conv = F.conv2d(g, kernel, padding=1)
+    taps = kernel.view(5, 9).t()
+    unfolded = F.unfold(p, 3, padding=1)
+    torch.testing.assert_close(neighbour_taps(p), unfolded, rtol=0, atol=0)
+    torch.testing.assert_close(single_output_conv3x3(g, taps.flip(0)), conv)
+    per_tap = torch.matmul(taps, g.view(3, 5, -1)).view(3, 9, h, w)
+    torch.testing.assert_close(sum_shifted_taps(per_tap), conv[:, 0])
+    ops = PlaneOps(h, w, g)
+    corners = g.view(3, 5, -1)[..., [0, w - 1, (h - 1) * w, h * w - 1]]
+    torch.testing.assert_close(
+        ops.borders(g, g.new_empty(3, 5, h + w + 4)),
+        torch.cat([g.sum(3), g.sum(2), corners], -1))
+    torch.testing.assert_close(ops.conv(g, taps), conv.view(3, -1))
+    torch.testing.assert_close(ops.taps(p), unfolded)
+    # The low-rank gradient term is the adjoint of (means, window sums).
+    mean_grads = torch.randn(3, 5, h + w, generator=gen, dtype=torch.float64)
+    window_grads = torch.randn(3, 5, 9, generator=gen, dtype=torch.float64)
+    probe = g.clone().requires_grad_(True)
+    windows = F.unfold(probe.view(15, 1, h, w), 3,
+                       padding=1).view(3, 5, 9, -1).sum(-1)
+    forward = (probe.sum(3) * mean_grads[..., :h]).sum() + (
+        probe.sum(2) * mean_grads[..., h:]).sum() + (
+            windows * window_grads).sum()
+    (expected, ) = torch.autograd.grad(forward, probe)
+    grad_g = torch.zeros_like(g)
+    ops.add_low_rank(grad_g, mean_grads, window_grads)
+    torch.testing.assert_close(grad_g, expected)
+
+
+# --------------------------------------------------------------------------
+# Parity with the published EMA: outputs and all gradients.
+# --------------------------------------------------------------------------
+
+PARITY_CASES = [
+    ((1, 64, 1, 1), 8),  # 1x1, batch 1
+    ((2, 64, 7, 9), 8),  # non-square, small plane
+    ((3, 48, 5, 1), 3),  # a column
+    ((1, 32, 1, 6), 4),  # a row
+    ((2, 32, 8, 12), 4),  # shift operators as GEMMs
+    ((1, 24, 11, 10), 3),  # border GEMM, shifted adds
+    ((2, 64, 17, 19), 8),  # large plane: reductions and batched products
+    ((1, 16, 33, 40), 2),
+    ((2, 256, 6, 5), 32),  # the default factor
+]
+
+
+@pytest.mark.parametrize('shape,factor', PARITY_CASES)
+@pytest.mark.parametrize('training', [True, False])
+def test_float64_matches_published_to_1e10(shape, factor, training):
+    check_parity(shape, factor, torch.float64, 1e-10, training)
+
+
+@pytest.mark.parametrize('shape,factor', PARITY_CASES)
+@pytest.mark.parametrize('training', [True, False])
+def test_float32_matches_published_float64_to_1e5(shape, factor, training):
+    check_parity(shape, factor, torch.float32, 1e-5, training)
+
+
+@pytest.fixture
+def many_chunks_two_threads(monkeypatch):
+    """Chunks of a few groups shared by two worker threads."""
+    monkeypatch.setattr(chunked_function, 'CHUNK_BYTES', 4096)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('shape,factor', [((3, 64, 9, 7), 8),
+                                          ((2, 32, 18, 20), 4)])
+def test_chunks_on_worker_threads_match_published(many_chunks_two_threads,
+                                                  shape, factor,
+                                                  channels_last):
+    check_parity(shape, factor, torch.float64, 1e-10,
+                 channels_last=channels_last)
+    check_parity(shape, factor, torch.float32, 1e-5,
+                 channels_last=channels_last)
+    assert torch.get_num_threads() == 2
+
+
+def test_float32_error_on_large_mean_input_stays_below_published():
+    gen = torch.Generator().manual_seed(7)
+    shape, factor = (2, 64, 12, 10), 8
+    module = randomize_(EMA(64, factor), 8)
+    x = torch.randn(shape, generator=gen, dtype=torch.float64) * 0.5 + 10
+    grad = torch.randn(shape, generator=gen, dtype=torch.float64)
+    expected, expected_grads = published_run(x, grad, module.state_dict(),
+                                             factor)
+    published = PublishedEMA(64, factor)
+    published.load_state_dict(module.state_dict())
+    errors = {}
+    for name, model in (('ours', module), ('published', published)):
+        x32 = x.float().requires_grad_(True)
+        grads = torch.autograd.grad(model(x32), [x32], grad.float())
+        errors[name] = ((grads[0].double() - expected_grads['x']).abs().max()
+                        / expected_grads['x'].abs().max()).item()
+    assert errors['ours'] <= max(1e-5, errors['published'])
+
+
+def test_bfloat16_input_is_computed_in_float32():
+    module = randomize_(EMA(64, 8), 9)
+    x = torch.randn(2, 64, 6, 7).to(torch.bfloat16)
+    out = module(x)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), module(x.float()), rtol=1e-2,
+                               atol=1e-2)
+
+
+def test_attn_gate_hook_sees_the_attention_map():
+    module = randomize_(EMA(64, 8), 10)
+    x = torch.randn(2, 64, 5, 6)
+    maps = []
+    module.attn_gate.register_forward_hook(
+        lambda mod, args, out: maps.append(out))
+    module(x)
+    assert len(maps) == 1 and maps[0].shape == (16, 1, 5, 6)
+    torch.testing.assert_close(maps[0], module.spatial_weights(x).sigmoid())
+
+
+def test_tracers_and_compilers_get_the_composite_path(monkeypatch):
+    module = randomize_(EMA(64, 8), 11).double()
+    x = torch.randn(2, 64, 6, 5, dtype=torch.float64)
+    params = module.ema_params()
+    assert dispatch.fused_ema(x, params, 8) is not None
+    monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: True)
+    assert dispatch.fused_ema(x, params, 8) is None
+    composite_x = x.clone().requires_grad_(True)
+    composite = module(composite_x)
+    assert composite.grad_fn is not None
+    monkeypatch.undo()
+    fused_x = x.clone().requires_grad_(True)
+    fused = module(fused_x)
+    torch.testing.assert_close(composite, fused, rtol=1e-12, atol=1e-12)
+    g1 = torch.autograd.grad(composite.sum(), composite_x)[0]
+    g2 = torch.autograd.grad(fused.sum(), fused_x)[0]
+    torch.testing.assert_close(g1, g2, rtol=1e-10, atol=1e-12)
+
+
+def test_composite_logits_match_published_weights():
+    module = randomize_(EMA(48, 4), 12).double()
+    x = torch.randn(3, 48, 7, 4, dtype=torch.float64)
+    reference = PublishedEMA(48, 4).double()
+    reference.load_state_dict(module.state_dict())
+    g = x.reshape(12, 12, 7, 4)
+    logits = ema_logits_composite(g, module.ema_params())
+    torch.testing.assert_close((g * logits.sigmoid()).reshape(x.shape),
+                               reference(x), rtol=1e-12, atol=1e-12)
+
+
+def test_gradcheck_of_the_cpu_function():
+    gen = torch.Generator().manual_seed(13)
+    module = randomize_(EMA(8, 2), 14).double()
+    x = torch.randn(2, 8, 4, 3, generator=gen, dtype=torch.float64,
+                    requires_grad=True)
+    params = [p.detach().clone().requires_grad_(True)
+              for p in module.ema_params()[:6]]
+    assert torch.autograd.gradcheck(
+        lambda *args: chunked_function.ChunkedEMAFunction.apply(
+            *args, 2, 1e-5)[0], (x, *params))
+
+
+def test_activation_checkpointing_gives_the_same_gradients():
+    from torch.utils.checkpoint import checkpoint
+    module = randomize_(EMA(32, 4), 15)
+    x = torch.randn(2, 32, 6, 7, requires_grad=True)
+    x_cp = x.detach().clone().requires_grad_(True)
+    module(x).square().sum().backward()
+    expected = [x.grad] + [p.grad.clone() for p in module.parameters()]
+    module.zero_grad()
+    checkpoint(module, x_cp, use_reentrant=False).square().sum().backward()
+    for got, want in zip([x_cp.grad] + [p.grad for p in module.parameters()],
+                         expected):
+        torch.testing.assert_close(got, want)
+
+
+def test_double_backward_raises_instead_of_being_wrong():
+    module = randomize_(EMA(16, 4), 16)
+    x = torch.randn(1, 16, 5, 5, requires_grad=True)
+    (grad, ) = torch.autograd.grad(module(x).square().sum(), x,
+                                   create_graph=True)
+    with pytest.raises(RuntimeError, match='once_differentiable|twice'):
+        grad.sum().backward()
+
+
+def test_inference_mode_matches_grad_mode():
+    module = randomize_(EMA(32, 4), 17)
+    x = torch.randn(2, 32, 9, 4)
+    with torch.inference_mode():
+        out = module(x)
+    torch.testing.assert_close(out, module(x).detach(), rtol=0, atol=0)
+
+
+# --------------------------------------------------------------------------
+# Chunking and worker threads.
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('layout', ['flat', 'channels_last'])
+def test_chunks_cover_every_group_once(layout):
+    x = torch.randn(3, 24, 4, 5)
+    if layout == 'channels_last':
+        x = x.contiguous(memory_format=torch.channels_last)
+    chunks = GroupChunks(x, 4, budget_bytes=2 * 6 * 20 * 4,
+                         dtype=torch.float32)
+    ranges = list(chunks)
+    covered = [i for start, stop in ranges for i in range(start, stop)]
+    assert covered == list(range(12)) and chunks.step == 2
+    grouped = x.reshape(12, 6, 4, 5)
+    for start, stop in ranges:
+        torch.testing.assert_close(chunks.view(x, start, stop),
+                                   grouped[start:stop], rtol=0, atol=0)
+
+
+def test_worker_threads_run_each_chunk_once_and_restore_threads():
+    ranges = [(i, i + 1) for i in range(7)]
+    assert split(ranges, 3) == [ranges[:3], ranges[3:5], ranges[5:]]
+    previous = torch.get_num_threads()
+    seen = []
+    with single_threaded_ops() as workers:
+        assert torch.get_num_threads() == 1
+        for_each_chunk(ranges, 3,
+                       lambda start, stop, worker: seen.append(
+                           (start, worker, torch.is_grad_enabled(),
+                            torch.get_num_threads())))
+    assert torch.get_num_threads() == previous and workers == previous
+    assert sorted(s[0] for s in seen) == list(range(7))
+    assert {s[1] for s in seen} == {0, 1, 2}
+    assert not any(s[2] for s in seen) and {s[3] for s in seen} == {1}
+
+
+# --------------------------------------------------------------------------
+# The Triton kernels (CUDA path), run by Triton's interpreter on the CPU.
+# --------------------------------------------------------------------------
+
+TRITON_CHECK = textwrap.dedent('''
+    import torch
+    from mmema.models.plugins.ema_ops.chunked_function import (
+        ChunkedEMAFunction)
+    from mmema.models.plugins.ema_ops.triton_function import (
+        TritonEMAFunction)
+    from mmema.testing import PublishedEMA
+    for (shape, factor, dtype, rel) in [((2, 16, 5, 7), 4, torch.float32,
+                                         1e-5),
+                                        ((1, 12, 1, 6), 3, torch.float32,
+                                         1e-5),
+                                        ((2, 16, 6, 4), 4, torch.float16,
+                                         3e-3)]:
+        gen = torch.Generator().manual_seed(sum(shape))
+        reference = PublishedEMA(shape[1], factor).double()
+        with torch.no_grad():
+            for p in reference.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+        x = torch.randn(shape, generator=gen, dtype=torch.float64)
+        grad = torch.randn(shape, generator=gen, dtype=torch.float64)
+        names = ['conv1x1.weight', 'conv1x1.bias', 'conv3x3.weight',
+                 'conv3x3.bias', 'gn.weight', 'gn.bias']
+        params = dict(reference.named_parameters())
+        x64 = x.clone().requires_grad_(True)
+        expected = reference(x64)
+        expected_grads = torch.autograd.grad(
+            expected, [x64] + [params[n] for n in names], grad)
+        floor = 1e-2 * max(g.abs().max().item() for g in expected_grads)
+        results = {}
+        for fn in (TritonEMAFunction, ChunkedEMAFunction):
+            xi = x.to(dtype).requires_grad_(True)
+            weights = [params[n].detach().float().requires_grad_(True)
+                       for n in names]
+            out, _ = fn.apply(xi, *weights, factor, 1e-5)
+            assert out.dtype == dtype
+            grads = torch.autograd.grad(out, [xi] + weights, grad.to(dtype))
+            results[fn.__name__] = (out, grads)
+            assert ((out.double() - expected).abs().max()
+                    <= rel * expected.abs().max()), (fn.__name__, shape)
+            for name, got, want in zip(['x'] + names, grads, expected_grads):
+                err = (got.double() - want).abs().max().item()
+                scale = max(want.abs().max().item(), floor)
+                assert err <= rel * scale, (fn.__name__, shape, name, err)
+    print('triton kernels ok')
+''')
+
+
+def test_triton_kernels_under_interpreter_match_published_and_cpu_path():
+    pytest.importorskip('triton')
+    env = dict(os.environ, TRITON_INTERPRET='1')
+    result = subprocess.run([sys.executable, '-c', TRITON_CHECK],
+                            capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'triton kernels ok' in result.stdout

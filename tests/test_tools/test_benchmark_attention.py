@@ -1,0 +1,58 @@
+# Copyright (c) mmema contributors. All rights reserved.
+"""Smoke test of tools/analysis_tools/benchmark_attention.py on tiny
+shapes: both modes run and print their tables."""
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+TOOL = (Path(__file__).parents[2] / 'tools' / 'analysis_tools' /
+        'benchmark_attention.py')
+
+
+def load_tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location('benchmark_attention',
+                                                  TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_module_table_has_every_module_and_ratio(capsys):
+    load_tool().main(['--shapes', '2,64,6,5', '1,32,17,9', '--repeats', '1',
+                      '--warmup', '0'])
+    out = capsys.readouterr().out
+    assert 'intra-op threads' in out
+    for name in ('bottleneck', 'EMA', 'reference EMA', 'SE', 'CA', 'CBAM',
+                 'ECA', 'memory floor'):
+        assert out.count(name) >= 2, name
+    ema_rows = [line.split() for line in out.splitlines()
+                if re.match(r'\s*(\(\d.*\)\s+)?EMA\s', line)]
+    assert len(ema_rows) == 2
+    for row in ema_rows:
+        # fwd ms, fwd/floor, fwd+bwd ms, vs reference, vs bottleneck, then
+        # the peak memory in MB and as a multiple of the input.
+        timings = [float(v) for v in row[-7:-2]]
+        assert all(v > 0 for v in timings)
+        assert float(row[-1].strip('()x')) > 0
+    reference_rows = [line.split() for line in out.splitlines()
+                      if re.match(r'\s*(\(\d.*\)\s+)?reference EMA\s', line)]
+    assert len(reference_rows) == 2
+    assert all(row[-4] == '1.00' for row in reference_rows)
+
+
+def test_model_mode_prints_train_step_ratio(capsys):
+    load_tool().main(['--model', '--model-batch', '1', '--model-size', '32',
+                      '--repeats', '1', '--warmup', '0', '--threads', '1'])
+    out = capsys.readouterr().out
+    assert 'train step, batch 1, 32x32' in out
+    plain = re.search(r'ResNet-50\s+([\d.]+)\s+1\.000', out)
+    ours = re.search(r'\+ EMA \(mmema\)\s+([\d.]+)\s+([\d.]+)', out)
+    assert plain and ours and float(ours.group(2)) > 0
+
+
+def test_bad_shape_names_the_format():
+    with pytest.raises(SystemExit):
+        load_tool().main(['--shapes', '8,256,56'])
