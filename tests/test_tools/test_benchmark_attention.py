@@ -26,7 +26,7 @@ def test_module_table_has_every_module_and_ratio(capsys):
     out = capsys.readouterr().out
     assert 'intra-op threads' in out
     for name in ('bottleneck', 'EMA', 'reference EMA', 'SE', 'CA', 'CBAM',
-                 'ECA', 'memory floor'):
+                 'ECA', 'SA', 'NAM', 'memory floor'):
         assert out.count(name) >= 2, name
     ema_rows = [line.split() for line in out.splitlines()
                 if re.match(r'\s*(\(\d.*\)\s+)?EMA\s', line)]

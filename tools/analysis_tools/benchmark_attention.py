@@ -19,6 +19,7 @@ Examples::
     python tools/analysis_tools/benchmark_attention.py --model
 """
 import argparse
+import math
 import statistics
 import time
 from typing import Callable, Dict, List, Sequence, Tuple
@@ -34,7 +35,7 @@ from mmema.testing import PublishedEMA
 
 SHAPES = ((8, 256, 56, 56), (8, 512, 28, 28), (8, 1024, 14, 14),
           (8, 2048, 7, 7), (2, 256, 200, 304))
-OTHER_ATTENTIONS = ('SE', 'CA', 'CBAM', 'ECA')
+OTHER_ATTENTIONS = ('SE', 'CA', 'CBAM', 'ECA', 'SA', 'NAM')
 Shape = Tuple[int, int, int, int]
 
 
@@ -157,9 +158,12 @@ def build_modules(channels: int,
         'reference EMA': reference,
     }
     for name in OTHER_ATTENTIONS:
-        if MODELS.get(name) is not None:
-            modules[name] = MODELS.build(dict(type=name,
-                                              in_channels=channels))
+        cfg = dict(type=name, in_channels=channels)
+        if name == 'SA' and channels % 128:
+            # SA's 64 groups need channels divisible by 128, as at every
+            # ResNet-50 shape; smaller shapes take the most groups that fit.
+            cfg['groups'] = math.gcd(64, channels // 2)
+        modules[name] = MODELS.build(cfg)
     return {name: m.to(device).train() for name, m in modules.items()}
 
 
