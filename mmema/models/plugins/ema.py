@@ -7,6 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from .arg_checks import check_feature_map, check_int
 from .ema_ops import EMAParams, ema_logits_composite, fused_ema
 
 
@@ -21,12 +22,8 @@ def check_ema_args(in_channels: int, factor: int) -> None:
         in_channels (int): Channels of the input feature map.
         factor (int): Number of channel groups.
     """
-    for name, value in (('in_channels', in_channels), ('factor', factor)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f'EMA: {name} must be an int, got {value!r} '
-                            f'({type(value).__name__}).')
-    if factor < 1:
-        raise ValueError(f'EMA: factor must be >= 1, got {factor}.')
+    check_int('EMA', 'in_channels', in_channels)
+    check_int('EMA', 'factor', factor, minimum=1)
     if in_channels < factor:
         raise ValueError(
             f'EMA: in_channels ({in_channels}) must be >= factor ({factor}): '
@@ -89,17 +86,6 @@ class EMA(BaseModule):
     def extra_repr(self) -> str:
         return f'in_channels={self.in_channels}, factor={self.factor}'
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 4:
-            raise ValueError(
-                f'EMA expects a 4D input (B, C, H, W), got shape '
-                f'{tuple(x.shape)}.')
-        if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'EMA was built with in_channels={self.in_channels} but got '
-                f'an input with {x.shape[1]} channels (shape '
-                f'{tuple(x.shape)}).')
-
     def ema_params(self) -> EMAParams:
         """The parameters in the order the EMA implementations take them."""
         return EMAParams(self.conv1x1.weight, self.conv1x1.bias,
@@ -115,7 +101,7 @@ class EMA(BaseModule):
         Returns:
             Tensor: Logits of shape (B * factor, 1, H, W).
         """
-        self._check_input(x)
+        check_feature_map('EMA', x, self.in_channels)
         b, _, h, w = x.shape
         return ema_logits_composite(
             x.reshape(b * self.factor, -1, h, w), self.ema_params())
@@ -133,7 +119,7 @@ class EMA(BaseModule):
         Returns:
             Tensor: Output of shape (B, C, H, W), in ``x``'s dtype.
         """
-        self._check_input(x)
+        check_feature_map('EMA', x, self.in_channels)
         params = self.ema_params()
         fused = fused_ema(x, params, self.factor)
         if fused is not None:
