@@ -1,0 +1,121 @@
+# Copyright (c) mmema contributors. All rights reserved.
+"""Parameters and FLOPs of a config's model, with and without EMA."""
+import copy
+import functools
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
+
+from mmema.models.plugins import EMA
+from .ema_removal import strip_ema
+
+
+@dataclass(frozen=True)
+class Complexity:
+    """What one build of a model costs.
+
+    Args:
+        name (str): Row label, e.g. ``'with EMA'``.
+        params (int): Parameters of the whole model.
+        flops (int): FLOPs (multiply-adds, as mmengine counts them) of one
+            forward pass at the measured shape.
+        ema_params (int): Parameters inside EMA layers.
+        ema_flops (int): FLOPs inside EMA layers.
+    """
+
+    name: str
+    params: int
+    flops: int
+    ema_params: int
+    ema_flops: int
+
+
+def _dummy_data_samples(model: nn.Module, shape: Tuple[int,
+                                                       int]) -> Optional[list]:
+    """Image meta for a detector's forward; None for other models."""
+    from mmdet.models.detectors import BaseDetector
+    from mmdet.structures import DetDataSample
+    if not isinstance(model, BaseDetector):
+        return None
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=shape,
+            ori_shape=shape,
+            pad_shape=shape,
+            batch_input_shape=shape,
+            scale_factor=(1.0, 1.0)))
+    return [sample]
+
+
+def measure_complexity(name: str, model_cfg: dict, scope: Optional[str],
+                       shape: Tuple[int, int]) -> Complexity:
+    """Build a model and count its parameters and FLOPs.
+
+    The model runs once in ``'tensor'`` mode (no post-processing) on a
+    seeded random image of shape (1, 3, H, W), in eval mode. Detectors get
+    image meta of that shape. A two-stage detector's RoI head is counted at
+    its full proposal budget (``test_cfg.rpn.max_per_img``, usually 1000):
+    the RPN's NMS is switched off for the count, so the number of proposals
+    does not depend on the untrained weights and two builds compare.
+
+    Args:
+        name (str): Row label.
+        model_cfg (dict): The ``model`` field of a config.
+        scope (str, optional): Registry scope, the config's
+            ``default_scope``.
+        shape (tuple[int, int]): Input (H, W).
+
+    Returns:
+        Complexity: The counts.
+    """
+    model_cfg = copy.deepcopy(model_cfg)
+    rpn_test_cfg = (model_cfg.get('test_cfg') or {}).get('rpn')
+    if rpn_test_cfg is not None and 'nms' in rpn_test_cfg:
+        rpn_test_cfg['nms']['iou_threshold'] = 1.0  # keeps every proposal
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(model_cfg).eval()
+    inputs = torch.randn(
+        1, 3, *shape, generator=torch.Generator().manual_seed(0))
+    # Tracing takes tensors only: bind the image meta like mmdet's tool.
+    model.forward = functools.partial(
+        model.forward, data_samples=_dummy_data_samples(model, shape))
+    with torch.no_grad():
+        analyzer = FlopAnalyzer(model, (inputs, ))
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        by_module = analyzer.by_module()
+    params = parameter_count(model)
+    ema_names = [n for n, m in model.named_modules() if isinstance(m, EMA)]
+    return Complexity(
+        name=name,
+        params=params[''],
+        flops=by_module[''],
+        ema_params=sum(params[n] for n in ema_names),
+        ema_flops=sum(by_module[n] for n in ema_names))
+
+
+def compare_with_and_without_ema(cfg: Config,
+                                 shape: Tuple[int, int]) -> List[Complexity]:
+    """Measure ``cfg.model`` and, if it has EMA, the same without EMA.
+
+    Args:
+        cfg (Config): A detection or classification config.
+        shape (tuple[int, int]): Input (H, W).
+
+    Returns:
+        list[Complexity]: ``with EMA`` then ``without EMA``; a single
+        ``as configured`` row if the config has no EMA.
+    """
+    scope = cfg.get('default_scope')
+    baseline_cfg, removed = strip_ema(cfg.model)
+    if not removed:
+        return [measure_complexity('as configured', cfg.model, scope, shape)]
+    return [
+        measure_complexity('with EMA', cfg.model, scope, shape),
+        measure_complexity('without EMA', baseline_cfg, scope, shape),
+    ]

@@ -1,0 +1,69 @@
+# Copyright (c) mmema contributors. All rights reserved.
+"""tools/analysis_tools/get_flops.py on an EMA config and its baseline."""
+import os.path as osp
+import re
+import subprocess
+import sys
+from typing import Dict, List
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+EMA_CONFIG = 'configs/ema_resnet50_cifar100.py'
+BASELINE_CONFIG = 'configs/ablations/resnet50-baseline_cifar100.py'
+
+
+def ema_params(channels: int, factor: int = 32) -> int:
+    """Parameters of one EMA: conv1x1 and conv3x3 (c -> c, bias), GN."""
+    c = channels // factor
+    return (c * c + c) + (9 * c * c + c) + 2 * c
+
+
+def get_flops(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/get_flops.py', *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def table_rows(output: str) -> Dict[str, List[str]]:
+    """Data rows of the printed Markdown table, by their first cell."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if line.startswith('|') and not set(line) <= set('|- ') and (
+                cells[0] != 'model'):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_ema_config_and_baseline_config_agree():
+    ema_out = get_flops(EMA_CONFIG, '--paper')
+    baseline_out = get_flops(BASELINE_CONFIG)
+
+    assert 'input (1, 3, 32, 32)' in ema_out  # CIFAR's crop size
+    ema_rows, baseline_rows = table_rows(ema_out), table_rows(baseline_out)
+    assert list(ema_rows) == ['with EMA', 'without EMA']
+    assert list(baseline_rows) == ['as configured']
+    # Stripping EMA gives exactly the baseline config's model, whose size is
+    # mmpretrain's (and the paper's) ResNet-50 on CIFAR-100: 23.71M.
+    assert ema_rows['without EMA'][:2] == baseline_rows['as configured'][:2]
+    assert baseline_rows['as configured'][0] == '23.71'
+    # EMA after conv3 of all 3 + 4 + 6 + 3 bottlenecks of ResNet-50.
+    expected = (3 * ema_params(256) + 4 * ema_params(512) +
+                6 * ema_params(1024) + 3 * ema_params(2048))
+    added = int(
+        re.search(r'EMA adds ([\d,]+) parameters',
+                  ema_out).group(1).replace(',', ''))
+    assert added == expected == 198_368
+    assert ema_rows['with EMA'][2] == f'{expected / 1e6:.3f}'
+    with_flops, without_flops = (float(ema_rows[r][1]) for r in ema_rows)
+    # Cells are rounded to 1e-3 GFLOPs.
+    assert with_flops - without_flops == pytest.approx(
+        float(ema_rows['with EMA'][3]), abs=2e-3)
+    # --paper puts the paper's cells beside the builds.
+    assert ema_rows['with EMA'][4:] == ['23.85', '-']
+    assert ema_rows['without EMA'][4:] == ['23.71', '-']
