@@ -4,7 +4,6 @@ from typing import Tuple
 
 import pytest
 import torch
-import torch.nn as nn
 from mmcv.cnn import ContextBlock
 from mmdet.models.backbones import CSPDarknet
 from mmdet.registry import MODELS
@@ -12,6 +11,7 @@ from mmengine.registry import DefaultScope
 
 from mmema.models.backbones import PluginCSPDarknet
 from mmema.models.plugins import EMA
+from mmema.testing import randomize_norms_
 
 # YOLOv5s / YOLOX-s depth and width, the config's setting.
 SMALL = dict(deepen_factor=0.33, widen_factor=0.5)
@@ -25,18 +25,6 @@ def ema(stages: Tuple[bool, ...] = P4_P5, **cfg) -> dict:
 def build(**kwargs) -> PluginCSPDarknet:
     with DefaultScope.overwrite_default_scope('mmdet'):
         return MODELS.build(dict(type='PluginCSPDarknet', **kwargs))
-
-
-def randomize_norms_(module: nn.Module) -> None:
-    """Random BN statistics and affine terms, so no norm is an identity."""
-    gen = torch.Generator().manual_seed(0)
-    for m in module.modules():
-        if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            m.weight.data = torch.rand(m.weight.shape, generator=gen) + 0.5
-            m.bias.data = torch.randn(m.bias.shape, generator=gen)
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean = torch.randn(m.running_mean.shape, generator=gen)
-            m.running_var = torch.rand(m.running_var.shape, generator=gen) + .5
 
 
 def test_registered_in_mmdet_and_plugins_follow_p4_p5():

@@ -13,6 +13,7 @@ from mmpretrain.registry import MODELS
 from mmema.models.backbones import (PluginBasicBlock, PluginBottleneck,
                                     PluginResNet, PluginResNet_CIFAR,
                                     PluginResNetV1d)
+from mmema.testing import randomize_norms_
 
 pytestmark = pytest.mark.usefixtures('mmpretrain_scope')
 
@@ -34,18 +35,6 @@ def ema_plugin(position: str, factor: int = 8, **kwargs: object) -> dict:
 
 def image_size(type_name: str) -> int:
     return 32 if type_name == 'PluginResNet_CIFAR' else 64
-
-
-def randomize_norms_(module: nn.Module) -> None:
-    """Random BN statistics and affine terms, so no norm is an identity."""
-    gen = torch.Generator().manual_seed(0)
-    for m in module.modules():
-        if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            m.weight.data = torch.rand(m.weight.shape, generator=gen) + 0.5
-            m.bias.data = torch.randn(m.bias.shape, generator=gen)
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean = torch.randn(m.running_mean.shape, generator=gen)
-            m.running_var = torch.rand(m.running_var.shape, generator=gen) + .5
 
 
 def run_plugins(block: nn.Module, names: List[str],
