@@ -13,7 +13,29 @@ from mmpretrain.models.backbones.resnet import BasicBlock, Bottleneck
 from .block_plugins import BlockPluginsMixin
 
 
-class PluginBasicBlock(BlockPluginsMixin, BasicBlock):
+class CheckpointedBlockForward:
+    """``forward`` of both blocks: ``_inner_forward`` (under activation
+    checkpointing when ``with_cp``), then the final ReLU, as mmpretrain's
+    blocks do, but as a method so subclasses supply ``_inner_forward``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Residual block with plugins.
+
+        Args:
+            x (Tensor): Input of shape (B, in_channels, H, W).
+
+        Returns:
+            Tensor: Output of shape (B, out_channels, H / stride, W / stride).
+        """
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(self._inner_forward, x, use_reentrant=False)
+        else:
+            out = self._inner_forward(x)
+        return self.relu(out)
+
+
+class PluginBasicBlock(CheckpointedBlockForward, BlockPluginsMixin,
+                       BasicBlock):
     """mmpretrain's ``BasicBlock`` (ResNet-18/34) with plugins.
 
     Positions: ``after_conv1`` (after conv1+norm1+relu, ``mid_channels``) and
@@ -46,23 +68,9 @@ class PluginBasicBlock(BlockPluginsMixin, BasicBlock):
         out = self.forward_plugins(out, 'after_conv2')
         return self.drop_path(out) + identity
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Residual block with plugins.
 
-        Args:
-            x (Tensor): Input of shape (B, in_channels, H, W).
-
-        Returns:
-            Tensor: Output of shape (B, out_channels, H / stride, W / stride).
-        """
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._inner_forward, x, use_reentrant=False)
-        else:
-            out = self._inner_forward(x)
-        return self.relu(out)
-
-
-class PluginBottleneck(BlockPluginsMixin, Bottleneck):
+class PluginBottleneck(CheckpointedBlockForward, BlockPluginsMixin,
+                       Bottleneck):
     """mmpretrain's ``Bottleneck`` (ResNet-50/101/152) with plugins.
 
     Positions, as in mmdet's ``Bottleneck``: ``after_conv1`` (after
@@ -98,18 +106,3 @@ class PluginBottleneck(BlockPluginsMixin, Bottleneck):
         out = self.norm3(self.conv3(out))  # (B, out, H', W')
         out = self.forward_plugins(out, 'after_conv3')
         return self.drop_path(out) + identity
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Bottleneck block with plugins.
-
-        Args:
-            x (Tensor): Input of shape (B, in_channels, H, W).
-
-        Returns:
-            Tensor: Output of shape (B, out_channels, H / stride, W / stride).
-        """
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._inner_forward, x, use_reentrant=False)
-        else:
-            out = self._inner_forward(x)
-        return self.relu(out)
