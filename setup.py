@@ -1,9 +1,11 @@
 # Copyright (c) mmema contributors. All rights reserved.
 """Install mmema: ``pip install -e .`` (the OpenMMLab stack must already be
 installed; ``tools/setup_env.sh`` does it on a fresh machine)."""
+import os
 import os.path as osp
 import re
-from typing import List
+import sys
+from typing import Dict, List, Tuple
 
 from setuptools import find_packages, setup
 
@@ -27,10 +29,37 @@ def parse_requirements(name: str) -> List[str]:
         return [line for line in lines if line]
 
 
+def cpu_extension() -> Tuple[list, Dict[str, type]]:
+    """``mmema._ext``, EMA's fused CPU kernels (``mmema/csrc``).
+
+    Built with torch's ``BuildExtension`` when torch is importable (install
+    with ``--no-build-isolation``) and ``MMEMA_WITH_OPS`` is not ``0``;
+    without it EMA runs its pure-PyTorch path.
+    """
+    if os.getenv('MMEMA_WITH_OPS', '1') == '0':
+        return [], {}
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError:
+        print('mmema: torch is not importable, so the fused CPU kernels are '
+              'not built (install torch first, then pip install '
+              '--no-build-isolation -e .)')
+        return [], {}
+    openmp = ['-fopenmp'] if sys.platform.startswith('linux') else []
+    ext = CppExtension(
+        'mmema._ext', [osp.join('mmema', 'csrc', 'ema_cpu.cpp')],
+        extra_compile_args=['-O3', '-fno-math-errno', '-fno-trapping-math'] +
+        openmp,
+        extra_link_args=openmp)
+    return [ext], {'build_ext': BuildExtension}
+
+
 def readme() -> str:
     with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
         return f.read()
 
+
+EXT_MODULES, CMDCLASS = cpu_extension()
 
 setup(
     name='mmema',
@@ -53,4 +82,6 @@ setup(
         'Programming Language :: Python :: 3',
         'Topic :: Scientific/Engineering :: Artificial Intelligence',
     ],
+    ext_modules=EXT_MODULES,
+    cmdclass=CMDCLASS,
     zip_safe=False)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up mmema on a fresh CPU machine: a virtual environment in the checkout
 # (.venv) with the pinned OpenMMLab stack, mmcv 2.1.0 built with CPU ops from
-# its sdist (cached outside the checkout), and mmema installed in editable mode.
+# its sdist (cached outside the checkout), and mmema installed in editable mode
+# with its fused CPU kernels (mmema/csrc) compiled in place.
 #
 # Idempotent: a second run only checks the stamp and returns in seconds.
 # Environment:
@@ -22,7 +23,8 @@ CONSTRAINTS="$ROOT/requirements/constraints.txt"
 log() { printf '[mmema setup] %s\n' "$*"; }
 
 stamp_key() {
-    cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$0" | sha256sum | cut -c1-16
+    cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" "$ROOT"/mmema/csrc/* "$0" |
+        sha256sum | cut -c1-16
 }
 
 STAMP="$VENV/.mmema-setup-$(stamp_key)"
@@ -81,11 +83,16 @@ log "installing mmdet, mmpretrain, pycocotools and the test tools"
 
 log "installing mmema (editable)"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation -e "$ROOT"
+# pip's editable install of a setup.py project builds in an isolated
+# environment without torch, so the kernels are compiled here, in place.
+log "compiling mmema's fused CPU kernels (mmema/csrc, about 30 s)"
+(cd "$ROOT" && "$PY" setup.py -q build_ext --inplace >/dev/null)
 
 "$PY" - <<'PY'
 import mmcv, mmdet, mmengine, mmpretrain, torch, torchvision
 from mmcv.ops import nms  # compiled ops present
 import mmema
+import mmema._ext  # mmema's compiled CPU kernels
 print(f'[mmema setup] ok: torch {torch.__version__}, torchvision {torchvision.__version__}, '
       f'mmengine {mmengine.__version__}, mmcv {mmcv.__version__} (ops), mmdet {mmdet.__version__}, '
       f'mmpretrain {mmpretrain.__version__}, mmema {mmema.__version__}')

@@ -31,6 +31,7 @@ from mmengine.registry import MODELS
 from torch.profiler import ProfilerActivity, profile
 
 import mmema  # noqa: F401  (registers EMA and the other attentions)
+from mmema.models.plugins.ema_ops import implementation_name
 from mmema.testing import PublishedEMA
 
 SHAPES = ((8, 256, 56, 56), (8, 512, 28, 28), (8, 1024, 14, 14),
@@ -234,9 +235,9 @@ def print_table(rows: List[List[str]], header: List[str]) -> None:
 def describe(device: torch.device, args: argparse.Namespace) -> str:
     where = (torch.cuda.get_device_name(device) if device.type == 'cuda' else
              f'cpu, {torch.get_num_threads()} intra-op threads')
-    return (f'device: {where}; torch {torch.__version__}; '
-            f'{args.repeats} interleaved repeats after {args.warmup} '
-            'warm-up, medians')
+    return (f'device: {where}; torch {torch.__version__}; mmema EMA: '
+            f'{implementation_name(device)}; {args.repeats} interleaved '
+            f'repeats after {args.warmup} warm-up, medians')
 
 
 def run_modules(device: torch.device, args: argparse.Namespace) -> None:

@@ -1,7 +1,7 @@
 # Copyright (c) mmema contributors. All rights reserved.
 """The fast EMA: its identities, its parity with the published EMA (outputs
-and every gradient), its CPU chunking and threads, its composite path, and
-its Triton kernels under Triton's interpreter."""
+and every gradient), its compiled CPU kernels and their threads, its
+composite path, and its Triton kernels under Triton's interpreter."""
 import os
 import subprocess
 import sys
@@ -14,12 +14,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmema.models.plugins import EMA
-from mmema.models.plugins.ema_ops import chunked_function, dispatch
-from mmema.models.plugins.ema_ops.chunk_workers import (for_each_chunk,
-                                                        single_threaded_ops,
-                                                        split)
+from mmema.models.plugins.ema_ops import cpu_ops, dispatch
 from mmema.models.plugins.ema_ops.composite import ema_logits_composite
-from mmema.models.plugins.ema_ops.group_chunks import GroupChunks
+from mmema.models.plugins.ema_ops.cpu_function import FusedCPUEMAFunction
 from mmema.models.plugins.ema_ops.identities import (conv3x3_channel_means,
                                                      cross_spatial_kernel,
                                                      edge_selector,
@@ -212,9 +209,7 @@ def test_float32_matches_published_float64_to_1e5(shape, factor, training):
 
 
 @pytest.fixture
-def many_chunks_two_threads(monkeypatch):
-    """Chunks of a few groups shared by two worker threads."""
-    monkeypatch.setattr(chunked_function, 'CHUNK_BYTES', 4096)
+def two_threads():
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     yield
@@ -224,14 +219,122 @@ def many_chunks_two_threads(monkeypatch):
 @pytest.mark.parametrize('channels_last', [False, True])
 @pytest.mark.parametrize('shape,factor', [((3, 64, 9, 7), 8),
                                           ((2, 32, 18, 20), 4)])
-def test_chunks_on_worker_threads_match_published(many_chunks_two_threads,
-                                                  shape, factor,
-                                                  channels_last):
+def test_two_threads_match_published(two_threads, shape, factor,
+                                     channels_last):
     check_parity(shape, factor, torch.float64, 1e-10,
                  channels_last=channels_last)
     check_parity(shape, factor, torch.float32, 1e-5,
                  channels_last=channels_last)
     assert torch.get_num_threads() == 2
+
+
+def outputs_and_grads(module: nn.Module, x: torch.Tensor,
+                      threads: int) -> list:
+    """Output and all gradients of ``module`` on ``x`` with ``threads``
+    intra-op threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x = x.clone().requires_grad_(True)
+        out = module(x)
+        grads = torch.autograd.grad(out.square().sum(),
+                                    [x, *module.parameters()])
+    finally:
+        torch.set_num_threads(previous)
+    return [out.detach(), *grads]
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    # Parameter gradients are summed from per-group shares in a fixed
+    # order, so 1 and 2 threads give the same bits.
+    module = randomize_(EMA(64, 8), 18)
+    x = torch.randn(5, 64, 11, 9)
+    for one, two in zip(outputs_and_grads(module, x, 1),
+                        outputs_and_grads(module, x, 2)):
+        torch.testing.assert_close(one, two, rtol=0, atol=0)
+
+
+BASELINE_CHECK = textwrap.dedent('''
+    import torch
+    from mmema.models.plugins.ema_ops.cpu_ops import cpu_ops_available
+    assert cpu_ops_available()
+    print(torch.ops.mmema.ema_cpu_isa())
+''')
+
+
+def test_baseline_kernels_match_published():
+    """MMEMA_CPU_BASELINE=1 runs the kernels built for the baseline
+    instruction set, which machines without AVX2 + FMA take."""
+    env = dict(os.environ, MMEMA_CPU_BASELINE='1')
+    code = BASELINE_CHECK + textwrap.dedent('''
+        import sys
+        sys.path.insert(0, {tests!r})
+        from test_ema_fast import check_parity
+        for shape, factor in [((2, 64, 7, 9), 8), ((1, 32, 1, 6), 4),
+                              ((2, 16, 12, 5), 2)]:
+            check_parity(shape, factor, torch.float64, 1e-10)
+            check_parity(shape, factor, torch.float32, 1e-5)
+        print('baseline ok')
+    ''').format(tests=os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, '-c', code], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.split() == ['baseline', 'baseline', 'ok']
+
+
+def test_parameter_gradients_without_an_input_gradient():
+    module = randomize_(EMA(32, 4), 19).double()
+    x = torch.randn(2, 32, 7, 6, dtype=torch.float64)
+    grad = torch.randn_like(x)
+    _, expected = published_run(x, grad, module.state_dict(), 4)
+    out = module(x)
+    grads = torch.autograd.grad(out, list(module.parameters()), grad)
+    for (name, _), actual in zip(module.named_parameters(), grads):
+        assert_rel_close(actual, expected[name], 1e-10, 0.0, name)
+
+
+def test_without_compiled_kernels_the_composite_path_runs(monkeypatch):
+    module = randomize_(EMA(48, 4), 20).double()
+    x = torch.randn(2, 48, 6, 5, dtype=torch.float64)
+    fused = outputs_and_grads(module, x, 1)
+    monkeypatch.setattr(dispatch, 'cpu_ops_available', lambda: False)
+    assert dispatch.fused_ema(x, module.ema_params(), 4) is None
+    for got, want in zip(outputs_and_grads(module, x, 1), fused):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_missing_kernels_warn_and_say_how_to_build(monkeypatch):
+    def fail(name):
+        raise ImportError(f'No module named {name!r}')
+
+    monkeypatch.setattr(cpu_ops.importlib, 'import_module', fail)
+    with pytest.warns(UserWarning, match='build_ext --inplace'):
+        assert cpu_ops.cpu_ops_available.__wrapped__() is False
+
+
+def kernel_args(x: torch.Tensor, factor: int) -> list:
+    """Arguments of ``torch.ops.mmema.ema_forward`` for a random EMA."""
+    params = randomize_(EMA(x.shape[1], factor), 21).ema_params()
+    weights = [p.detach().to(x.dtype).contiguous() for p in params[:6]]
+    c = x.shape[1] // factor
+    kernel = torch.zeros(c, 9, dtype=x.dtype)
+    return [x, factor, *weights, kernel, 0.0, 1e-5]
+
+
+@pytest.mark.parametrize('change,message', [
+    (lambda a: a.__setitem__(0, a[0].transpose(2, 3)), 'contiguous'),
+    (lambda a: a.__setitem__(0, a[0].long()), 'float32 or float64'),
+    (lambda a: a.__setitem__(0, a[0][0]), r'\(B, C, H, W\)'),
+    (lambda a: a.__setitem__(1, 5), 'not divisible by factor 5'),
+    (lambda a: a.__setitem__(8, a[8][:-1]), 'kernel must be'),
+    (lambda a: a.__setitem__(2, a[2].double()), 'conv1x1.weight must be'),
+])
+def test_kernel_ops_reject_bad_arguments(change, message):
+    assert cpu_ops.cpu_ops_available()
+    args = kernel_args(torch.randn(2, 16, 5, 6), 4)
+    change(args)
+    with pytest.raises(RuntimeError, match=message):
+        torch.ops.mmema.ema_forward(*args)
 
 
 def test_float32_error_on_large_mean_input_stays_below_published():
@@ -304,6 +407,7 @@ def test_composite_logits_match_published_weights():
 
 
 def test_gradcheck_of_the_cpu_function():
+    assert cpu_ops.cpu_ops_available()
     gen = torch.Generator().manual_seed(13)
     module = randomize_(EMA(8, 2), 14).double()
     x = torch.randn(2, 8, 4, 3, generator=gen, dtype=torch.float64,
@@ -311,8 +415,8 @@ def test_gradcheck_of_the_cpu_function():
     params = [p.detach().clone().requires_grad_(True)
               for p in module.ema_params()[:6]]
     assert torch.autograd.gradcheck(
-        lambda *args: chunked_function.ChunkedEMAFunction.apply(
-            *args, 2, 1e-5)[0], (x, *params))
+        lambda *args: FusedCPUEMAFunction.apply(*args, 2, 1e-5)[0],
+        (x, *params))
 
 
 def test_activation_checkpointing_gives_the_same_gradients():
@@ -347,54 +451,18 @@ def test_inference_mode_matches_grad_mode():
 
 
 # --------------------------------------------------------------------------
-# Chunking and worker threads.
-# --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize('layout', ['flat', 'channels_last'])
-def test_chunks_cover_every_group_once(layout):
-    x = torch.randn(3, 24, 4, 5)
-    if layout == 'channels_last':
-        x = x.contiguous(memory_format=torch.channels_last)
-    chunks = GroupChunks(x, 4, budget_bytes=2 * 6 * 20 * 4,
-                         dtype=torch.float32)
-    ranges = list(chunks)
-    covered = [i for start, stop in ranges for i in range(start, stop)]
-    assert covered == list(range(12)) and chunks.step == 2
-    grouped = x.reshape(12, 6, 4, 5)
-    for start, stop in ranges:
-        torch.testing.assert_close(chunks.view(x, start, stop),
-                                   grouped[start:stop], rtol=0, atol=0)
-
-
-def test_worker_threads_run_each_chunk_once_and_restore_threads():
-    ranges = [(i, i + 1) for i in range(7)]
-    assert split(ranges, 3) == [ranges[:3], ranges[3:5], ranges[5:]]
-    previous = torch.get_num_threads()
-    seen = []
-    with single_threaded_ops() as workers:
-        assert torch.get_num_threads() == 1
-        for_each_chunk(ranges, 3,
-                       lambda start, stop, worker: seen.append(
-                           (start, worker, torch.is_grad_enabled(),
-                            torch.get_num_threads())))
-    assert torch.get_num_threads() == previous and workers == previous
-    assert sorted(s[0] for s in seen) == list(range(7))
-    assert {s[1] for s in seen} == {0, 1, 2}
-    assert not any(s[2] for s in seen) and {s[3] for s in seen} == {1}
-
-
-# --------------------------------------------------------------------------
 # The Triton kernels (CUDA path), run by Triton's interpreter on the CPU.
 # --------------------------------------------------------------------------
 
 TRITON_CHECK = textwrap.dedent('''
     import torch
-    from mmema.models.plugins.ema_ops.chunked_function import (
-        ChunkedEMAFunction)
+    from mmema.models.plugins.ema_ops.cpu_function import (
+        FusedCPUEMAFunction)
+    from mmema.models.plugins.ema_ops.cpu_ops import cpu_ops_available
     from mmema.models.plugins.ema_ops.triton_function import (
         TritonEMAFunction)
     from mmema.testing import PublishedEMA
+    assert cpu_ops_available()
     for (shape, factor, dtype, rel) in [((2, 16, 5, 7), 4, torch.float32,
                                          1e-5),
                                         ((1, 12, 1, 6), 3, torch.float32,
@@ -417,7 +485,7 @@ TRITON_CHECK = textwrap.dedent('''
             expected, [x64] + [params[n] for n in names], grad)
         floor = 1e-2 * max(g.abs().max().item() for g in expected_grads)
         results = {}
-        for fn in (TritonEMAFunction, ChunkedEMAFunction):
+        for fn in (TritonEMAFunction, FusedCPUEMAFunction):
             xi = x.to(dtype).requires_grad_(True)
             weights = [params[n].detach().float().requires_grad_(True)
                        for n in names]

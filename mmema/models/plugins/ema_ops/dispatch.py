@@ -1,7 +1,8 @@
 # Copyright (c) mmema contributors. All rights reserved.
 """Pick the fastest EMA implementation for an input.
 
-* CPU tensors: :class:`.chunked_function.ChunkedEMAFunction`.
+* CPU tensors: :class:`.cpu_function.FusedCPUEMAFunction` over the
+  compiled kernels of ``mmema._ext``, when they are built.
 * CUDA tensors, with Triton installed and ``MMEMA_EMA_TRITON=1``:
   :class:`.triton_function.TritonEMAFunction` (float32, float16 and
   bfloat16 maps). The kernels have passed Triton's CPU interpreter but not
@@ -9,8 +10,9 @@
   ``tools/analysis_tools/gpu_check.py`` passes on a card; without the
   variable CUDA tensors take the composite path.
 * While a tracer or compiler records the graph (``torch.jit.trace``, ONNX
-  export, ``torch.export``, ``torch.compile``), and on other devices: None,
-  so the caller runs the composite path, which those tools understand.
+  export, ``torch.export``, ``torch.compile``), on other devices and
+  without the compiled kernels: None, so the caller runs the composite
+  path, which those tools understand.
 """
 import importlib.util
 import os
@@ -20,7 +22,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .chunked_function import ChunkedEMAFunction
+from .cpu_function import FusedCPUEMAFunction
+from .cpu_ops import cpu_ops_available
 from .params import EMAParams
 
 
@@ -43,6 +46,18 @@ def triton_enabled() -> bool:
     return os.environ.get('MMEMA_EMA_TRITON') == '1' and triton_available()
 
 
+def implementation_name(device: torch.device) -> str:
+    """Which EMA implementation serves tensors on ``device``, for logs."""
+    if device.type == 'cpu':
+        if cpu_ops_available():
+            isa = torch.ops.mmema.ema_cpu_isa()
+            return f'compiled CPU kernels ({isa})'
+        return 'composite (CPU kernels not built)'
+    if device.type == 'cuda' and triton_enabled():
+        return 'Triton kernels'
+    return 'composite'
+
+
 def fused_ema(x: Tensor, params: EMAParams,
               factor: int) -> Optional[Tuple[Tensor, Tensor]]:
     """EMA through a fused implementation, if one serves ``x``.
@@ -58,8 +73,8 @@ def fused_ema(x: Tensor, params: EMAParams,
     """
     if graph_is_being_recorded():
         return None
-    if x.device.type == 'cpu':
-        return ChunkedEMAFunction.apply(x, *params[:6], factor, params.eps)
+    if x.device.type == 'cpu' and cpu_ops_available():
+        return FusedCPUEMAFunction.apply(x, *params[:6], factor, params.eps)
     if x.is_cuda and triton_enabled():
         from .triton_function import TritonEMAFunction, supports
         if supports(x):

@@ -1,0 +1,287 @@
+// Copyright (c) mmema contributors. All rights reserved.
+// EMA's fused CPU forward and backward, registered as torch.ops.mmema.*.
+//
+// Each channel group (c planes of h x w) is read from memory once per pass
+// and processed in cache by ema_cpu_groups.h; groups are shared among
+// torch's intra-op threads. The per-group kernels are compiled twice, for
+// AVX2 + FMA and for the baseline instruction set, and picked at run time
+// (MMEMA_CPU_BASELINE=1 forces the baseline ones; ema_cpu_isa() says which
+// run).
+// The parameter gradients come back as per-group shares that the caller
+// sums (mmema/models/plugins/ema_ops/cpu_function.py), so results do not
+// depend on the thread count.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <Python.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "ema_cpu_args.h"
+
+namespace mmema {
+
+namespace baseline {
+#include "ema_cpu_groups.h"  // NOLINT(build/include)
+}  // namespace baseline
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+#include "ema_cpu_groups.h"  // NOLINT(build/include)
+}  // namespace avx2
+#pragma GCC pop_options
+#endif
+
+namespace {
+
+bool baseline_forced() {
+  const char* value = std::getenv("MMEMA_CPU_BASELINE");
+  return value != nullptr && std::strcmp(value, "1") == 0;
+}
+
+bool cpu_has_avx2_fma() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has = !baseline_forced() &&
+                          __builtin_cpu_supports("avx2") &&
+                          __builtin_cpu_supports("fma");
+  return has;
+#else
+  return false;
+#endif
+}
+
+template <typename T>
+auto pick_forward() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu_has_avx2_fma()) return &avx2::forward_group<T>;
+#endif
+  return &baseline::forward_group<T>;
+}
+
+template <typename T>
+auto pick_backward() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cpu_has_avx2_fma()) return &avx2::backward_group<T>;
+#endif
+  return &baseline::backward_group<T>;
+}
+
+void check_input(const at::Tensor& x, int64_t factor) {
+  TORCH_CHECK(x.device().is_cpu(), "mmema.ema: expected a CPU tensor");
+  TORCH_CHECK(x.dim() == 4 && x.is_contiguous(),
+              "mmema.ema: expected a contiguous (B, C, H, W) tensor, got ",
+              x.sizes());
+  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble,
+              "mmema.ema: expected float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK(factor > 0 && x.size(1) % factor == 0, "mmema.ema: ", x.size(1),
+              " channels are not divisible by factor ", factor);
+}
+
+void check_param(const at::Tensor& t, const at::Tensor& x, const char* name,
+                 int64_t numel) {
+  TORCH_CHECK(t.device().is_cpu() && t.is_contiguous() &&
+                  t.scalar_type() == x.scalar_type() && t.numel() == numel,
+              "mmema.ema: ", name, " must be a contiguous CPU tensor of ",
+              numel, " ", x.scalar_type(), " values");
+}
+
+template <typename T>
+const T* ptr(const at::Tensor& t) {
+  return t.data_ptr<T>();
+}
+
+// The weights as the matrices the per-group products take (see
+// EMAConsts), rows zero-padded to whole 32-byte vectors.
+struct PaddedWeights {
+  at::Tensor w1, w1t, w3, w3t;
+  int64_t c_pad, c9_pad;
+};
+
+PaddedWeights pad_weights(const at::Tensor& w1, const at::Tensor& w3,
+                          int64_t c) {
+  const int64_t lanes = 32 / w1.element_size();
+  auto round_up = [lanes](int64_t n) { return (n + lanes - 1) / lanes * lanes; };
+  auto pad = [](const at::Tensor& m, int64_t cols) {
+    return at::constant_pad_nd(m, {0, cols - m.size(1)}).contiguous();
+  };
+  const int64_t c_pad = round_up(c), c9_pad = round_up(9 * c);
+  const at::Tensor m1 = w1.view({c, c}), m3 = w3.view({c, 9 * c});
+  return {pad(m1, c_pad), pad(m1.t(), c_pad), pad(m3, c9_pad),
+          pad(m3.t(), c_pad), c_pad, c9_pad};
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor,
+           at::Tensor, at::Tensor, at::Tensor>
+ema_forward(const at::Tensor& x, int64_t factor, const at::Tensor& w1,
+            const at::Tensor& b1, const at::Tensor& w3, const at::Tensor& b3,
+            const at::Tensor& gn_w, const at::Tensor& gn_b,
+            const at::Tensor& kernel, double kernel_bias, double eps) {
+  check_input(x, factor);
+  const int64_t c = x.size(1) / factor, h = x.size(2), w = x.size(3);
+  const int64_t n = x.size(0) * factor, area = h * w, len = h + w;
+  check_param(w1, x, "conv1x1.weight", c * c);
+  check_param(b1, x, "conv1x1.bias", c);
+  check_param(w3, x, "conv3x3.weight", c * c * 9);
+  check_param(b3, x, "conv3x3.bias", c);
+  check_param(gn_w, x, "gn.weight", c);
+  check_param(gn_b, x, "gn.bias", c);
+  check_param(kernel, x, "kernel", c * 9);
+  const auto opts = x.options();
+  at::Tensor y = at::empty_like(x);
+  at::Tensor logits = at::empty({n, 1, h, w}, opts);
+  at::Tensor gates = at::empty({n, c, len}, opts);
+  at::Tensor pooled = at::empty({n, c, len}, opts);
+  at::Tensor mean = at::empty({n, c}, opts);
+  at::Tensor rstd = at::empty({n, c}, opts);
+  at::Tensor x21 = at::empty({n, c}, opts);
+  at::Tensor window = at::empty({n, c, 9}, opts);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mmema_ema_forward", [&] {
+    using T = scalar_t;
+    const PaddedWeights pw = pad_weights(w1, w3, c);
+    const EMAConsts<T> k{ptr<T>(pw.w1),  ptr<T>(pw.w1t),   ptr<T>(b1),
+                         ptr<T>(pw.w3),  ptr<T>(pw.w3t),   ptr<T>(b3),
+                         ptr<T>(gn_w),   ptr<T>(gn_b),     ptr<T>(kernel),
+                         kernel_bias,    eps,              c,
+                         h,              w,                pw.c_pad,
+                         pw.c9_pad};
+    const auto run = pick_forward<T>();
+    const T* xp = ptr<T>(x);
+    T* yp = y.data_ptr<T>();
+    at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+      std::vector<T> mask_buf(2 * area);
+      const PlaneMasks<T> masks = make_masks(mask_buf.data(), h, w);
+      std::vector<T> t((c + 2) * area + 2 * (w + 1) + k.c_pad * (len + 1),
+                       T(0));
+      std::vector<double> d(len + c);
+      for (int64_t i = begin; i < end; ++i) {
+        const GroupState<T> st{logits.data_ptr<T>() + i * area,
+                               gates.data_ptr<T>() + i * c * len,
+                               pooled.data_ptr<T>() + i * c * len,
+                               mean.data_ptr<T>() + i * c,
+                               rstd.data_ptr<T>() + i * c,
+                               x21.data_ptr<T>() + i * c,
+                               window.data_ptr<T>() + i * c * 9};
+        run(xp + i * c * area, yp + i * c * area, k, st, masks, t.data(),
+            d.data());
+      }
+    });
+  });
+  return {y, logits, gates, pooled, mean, rstd, x21, window};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor,
+           at::Tensor>
+ema_backward(const at::Tensor& grad_y, const at::Tensor& x, int64_t factor,
+             const at::Tensor& w1, const at::Tensor& w3,
+             const at::Tensor& gn_w, const at::Tensor& gn_b,
+             const at::Tensor& kernel, const at::Tensor& logits,
+             const at::Tensor& gates, const at::Tensor& mean,
+             const at::Tensor& rstd, const at::Tensor& x21, bool input_grad) {
+  check_input(x, factor);
+  TORCH_CHECK(grad_y.sizes() == x.sizes() && grad_y.is_contiguous() &&
+                  grad_y.scalar_type() == x.scalar_type(),
+              "mmema.ema: grad_y must be contiguous and shaped like x");
+  const int64_t c = x.size(1) / factor, h = x.size(2), w = x.size(3);
+  const int64_t n = x.size(0) * factor, area = h * w, len = h + w;
+  check_param(w1, x, "conv1x1.weight", c * c);
+  check_param(w3, x, "conv3x3.weight", c * c * 9);
+  check_param(gn_w, x, "gn.weight", c);
+  check_param(gn_b, x, "gn.bias", c);
+  check_param(kernel, x, "kernel", c * 9);
+  check_param(logits, x, "logits", n * area);
+  check_param(gates, x, "gates", n * c * len);
+  check_param(mean, x, "mean", n * c);
+  check_param(rstd, x, "rstd", n * c);
+  check_param(x21, x, "x21", n * c);
+  const auto opts = x.options();
+  at::Tensor grad_x = input_grad ? at::empty_like(x) : at::empty({0}, opts);
+  at::Tensor kernel_g = at::empty({n, c, 9}, opts);
+  at::Tensor sum_p = at::empty({n}, opts);
+  at::Tensor means3 = at::empty({n, c}, opts);
+  at::Tensor sum_pz = at::empty({n, c}, opts);
+  at::Tensor pre1 = at::empty({n, c, len}, opts);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mmema_ema_backward", [&] {
+    using T = scalar_t;
+    const PaddedWeights pw = pad_weights(w1, w3, c);
+    const EMAConsts<T> k{ptr<T>(pw.w1),  ptr<T>(pw.w1t),   nullptr,
+                         ptr<T>(pw.w3),  ptr<T>(pw.w3t),   nullptr,
+                         ptr<T>(gn_w),   ptr<T>(gn_b),     ptr<T>(kernel),
+                         0.0,            0.0,              c,
+                         h,              w,                pw.c_pad,
+                         pw.c9_pad};
+    const auto run = pick_backward<T>();
+    const T* xp = ptr<T>(x);
+    const T* dyp = ptr<T>(grad_y);
+    T* dxp = input_grad ? grad_x.data_ptr<T>() : nullptr;
+    at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+      std::vector<T> mask_buf(2 * area);
+      const PlaneMasks<T> masks = make_masks(mask_buf.data(), h, w);
+      std::vector<T> t((c + 6) * area + 4 * (w + 1) + k.c_pad * len +
+                           k.c9_pad + 4 * c + w,
+                       T(0));
+      std::vector<double> d(len + c);
+      for (int64_t i = begin; i < end; ++i) {
+        const GroupState<T> st{logits.data_ptr<T>() + i * area,
+                               gates.data_ptr<T>() + i * c * len,
+                               nullptr,
+                               mean.data_ptr<T>() + i * c,
+                               rstd.data_ptr<T>() + i * c,
+                               x21.data_ptr<T>() + i * c,
+                               nullptr};
+        const GroupGrads<T> gr{kernel_g.data_ptr<T>() + i * c * 9,
+                               sum_p.data_ptr<T>() + i,
+                               means3.data_ptr<T>() + i * c,
+                               sum_pz.data_ptr<T>() + i * c,
+                               pre1.data_ptr<T>() + i * c * len};
+        run(xp + i * c * area, dyp + i * c * area,
+            dxp == nullptr ? nullptr : dxp + i * c * area, k, st, gr, masks,
+            t.data(), d.data());
+      }
+    });
+  });
+  return {grad_x, kernel_g, sum_p, means3, sum_pz, pre1};
+}
+
+std::string ema_cpu_isa() {
+  return cpu_has_avx2_fma() ? "avx2" : "baseline";
+}
+
+TORCH_LIBRARY(mmema, m) {
+  m.def("ema_cpu_isa() -> str", &ema_cpu_isa);
+  m.def(
+      "ema_forward(Tensor x, int factor, Tensor w1, Tensor b1, Tensor w3, "
+      "Tensor b3, Tensor gn_w, Tensor gn_b, Tensor kernel, float kernel_bias, "
+      "float eps) -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, "
+      "Tensor)");
+  m.def(
+      "ema_backward(Tensor grad_y, Tensor x, int factor, Tensor w1, "
+      "Tensor w3, Tensor gn_w, Tensor gn_b, Tensor kernel, Tensor logits, "
+      "Tensor gates, Tensor mean, Tensor rstd, Tensor x21, bool input_grad) "
+      "-> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
+}
+
+TORCH_LIBRARY_IMPL(mmema, CPU, m) {
+  m.impl("ema_forward", &ema_forward);
+  m.impl("ema_backward", &ema_backward);
+}
+
+}  // namespace mmema
+
+// Importing mmema._ext loads the library, which registers the ops above.
+extern "C" PyObject* PyInit__ext(void) {
+  static PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ext", nullptr, -1,
+                               nullptr};
+  return PyModule_Create(&module);
+}
