@@ -40,6 +40,8 @@ namespace avx2 {
 #include "ema_cpu_groups.h"  // NOLINT(build/include)
 }  // namespace avx2
 #pragma GCC pop_options
+#else
+namespace avx2 = baseline;  // no AVX2 build off x86-64 GCC
 #endif
 
 namespace {
@@ -60,20 +62,11 @@ bool cpu_has_avx2_fma() {
 #endif
 }
 
-template <typename T>
-auto pick_forward() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (cpu_has_avx2_fma()) return &avx2::forward_group<T>;
-#endif
-  return &baseline::forward_group<T>;
-}
-
-template <typename T>
-auto pick_backward() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (cpu_has_avx2_fma()) return &avx2::backward_group<T>;
-#endif
-  return &baseline::backward_group<T>;
+// The AVX2 + FMA build of a kernel where the CPU runs it, else the
+// baseline one.
+template <typename Kernel>
+Kernel pick(Kernel baseline_kernel, Kernel avx2_kernel) {
+  return cpu_has_avx2_fma() ? avx2_kernel : baseline_kernel;
 }
 
 void check_input(const at::Tensor& x, int64_t factor) {
@@ -156,7 +149,8 @@ ema_forward(const at::Tensor& x, int64_t factor, const at::Tensor& w1,
                          kernel_bias,    eps,              c,
                          h,              w,                pw.c_pad,
                          pw.c9_pad};
-    const auto run = pick_forward<T>();
+    const auto run =
+        pick(&baseline::forward_group<T>, &avx2::forward_group<T>);
     const T* xp = ptr<T>(x);
     T* yp = y.data_ptr<T>();
     at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
@@ -221,7 +215,8 @@ ema_backward(const at::Tensor& grad_y, const at::Tensor& x, int64_t factor,
                          0.0,            0.0,              c,
                          h,              w,                pw.c_pad,
                          pw.c9_pad};
-    const auto run = pick_backward<T>();
+    const auto run =
+        pick(&baseline::backward_group<T>, &avx2::backward_group<T>);
     const T* xp = ptr<T>(x);
     const T* dyp = ptr<T>(grad_y);
     T* dxp = input_grad ? grad_x.data_ptr<T>() : nullptr;

@@ -3,8 +3,8 @@
 //
 // ema_cpu.cpp includes this file twice, into namespaces compiled for
 // different instruction sets, so it has no include guard and includes
-// nothing itself (<algorithm>, <cmath>, <cstdint> and ema_cpu_args.h come
-// first). A group g is c contiguous planes of h x w; the loops run over a
+// nothing itself (<algorithm>, <bit>, <cmath>, <cstdint> and ema_cpu_args.h
+// come first). A group g is c contiguous planes of h x w; the loops run over a
 // whole plane (index i = y * w + x), so they vectorise for small planes too.
 // Notation as in mmema/models/plugins/ema_ops/identities.py:
 // G = gate_h x gate_w, z = g * G is the GroupNorm input, p the gradient of
@@ -15,7 +15,8 @@ constexpr int64_t kSumBlock = 512;
 
 // exp(v) for float in plain arithmetic, so loops over it vectorise
 // (Cephes' expf: v = n ln2 + r, a degree-6 polynomial in r, 2^n from the
-// exponent bits; within 2 ulp). Inputs are clamped to the normal range.
+// exponent bits; relative error about 1e-7). Inputs are clamped to the
+// normal range. Doubles take std::exp.
 inline float exp_poly(float v) {
   v = std::min(std::max(v, -87.3f), 88.7f);
   // Round v / ln2 to the nearest integer with the 1.5 * 2^23 trick.
@@ -106,33 +107,35 @@ inline __attribute__((always_inline)) void gemm_block(
       *reinterpret_cast<U*>(out + r * ldo + q * L) = acc[r][q];
 }
 
+// gemm_block over rows [0, R) of a and out and all n_pad / lanes column
+// vectors, Q at a time, then one at a time.
+template <typename T, int R, int Q>
+inline void gemm_rows(const T* a, int64_t a_row, int64_t a_col, const T* b,
+                      T* out, int64_t k, int64_t n_pad) {
+  constexpr int64_t L = Vec32<T>::lanes;
+  const int64_t nv = n_pad / L;
+  int64_t v = 0;
+  for (; v + Q <= nv; v += Q)
+    gemm_block<T, R, Q>(a, a_row, a_col, b + v * L, n_pad, out + v * L, n_pad,
+                        k);
+  for (; v < nv; ++v)
+    gemm_block<T, R, 1>(a, a_row, a_col, b + v * L, n_pad, out + v * L, n_pad,
+                        k);
+}
+
 // out (m x n_pad) = a (m x k) @ b (k x n_pad) for the small per-group
 // products: a's element (i, kk) is a[i * a_row + kk * a_col]; b's and out's
 // rows hold n_pad values, a multiple of the vector width (b zero-padded).
 template <typename T>
 void small_gemm(const T* a, int64_t a_row, int64_t a_col, const T* b,
                 T* out, int64_t m, int64_t k, int64_t n_pad) {
-  constexpr int64_t L = Vec32<T>::lanes;
-  const int64_t nv = n_pad / L;
   int64_t i = 0;
-  for (; i + 4 <= m; i += 4) {
-    int64_t v = 0;
-    for (; v + 2 <= nv; v += 2)
-      gemm_block<T, 4, 2>(a + i * a_row, a_row, a_col, b + v * L, n_pad,
-                          out + i * n_pad + v * L, n_pad, k);
-    for (; v < nv; ++v)
-      gemm_block<T, 4, 1>(a + i * a_row, a_row, a_col, b + v * L, n_pad,
-                          out + i * n_pad + v * L, n_pad, k);
-  }
-  for (; i < m; ++i) {
-    int64_t v = 0;
-    for (; v + 4 <= nv; v += 4)
-      gemm_block<T, 1, 4>(a + i * a_row, a_row, a_col, b + v * L, n_pad,
-                          out + i * n_pad + v * L, n_pad, k);
-    for (; v < nv; ++v)
-      gemm_block<T, 1, 1>(a + i * a_row, a_row, a_col, b + v * L, n_pad,
-                          out + i * n_pad + v * L, n_pad, k);
-  }
+  for (; i + 4 <= m; i += 4)
+    gemm_rows<T, 4, 2>(a + i * a_row, a_row, a_col, b, out + i * n_pad, k,
+                       n_pad);
+  for (; i < m; ++i)
+    gemm_rows<T, 1, 4>(a + i * a_row, a_row, a_col, b, out + i * n_pad, k,
+                       n_pad);
 }
 
 // Copy a plane into padded (w + 1 zeros, the plane, w + 1 zeros; the zeros
