@@ -7,6 +7,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import torch
 
 TOOL = (Path(__file__).parents[2] / 'tools' / 'analysis_tools' /
         'benchmark_attention.py')
@@ -51,6 +52,20 @@ def test_model_mode_prints_train_step_ratio(capsys):
     plain = re.search(r'ResNet-50\s+([\d.]+)\s+1\.000', out)
     ours = re.search(r'\+ EMA \(mmema\)\s+([\d.]+)\s+([\d.]+)', out)
     assert plain and ours and float(ours.group(2)) > 0
+    assert re.search(r'keeps its input\s+[\d.]+\s+[\d.]+', out)
+
+
+def test_keep_input_is_an_identity_that_keeps_its_input():
+    keep = load_tool().KeepInput()
+    x = torch.randn(2, 3, 4, 5, requires_grad=True)
+    out = keep(x)
+    assert out.data_ptr() != x.data_ptr()
+    torch.testing.assert_close(out, x, rtol=0, atol=0)
+    assert out.grad_fn.saved_tensors[0] is x
+    grad = torch.randn_like(x)
+    out.backward(grad)
+    assert x.grad.data_ptr() != grad.data_ptr()
+    torch.testing.assert_close(x.grad, grad, rtol=0, atol=0)
 
 
 def test_bad_shape_names_the_format():

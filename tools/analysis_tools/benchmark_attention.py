@@ -12,6 +12,11 @@ modules of a shape are timed in one process, interleaved repeat by repeat
 after a warm-up, so they share the allocator, the threads and the machine's
 load.
 
+Model mode times train steps of ResNet-50 plain, with mmema's EMA, with the
+published EMA, and with an identity that only keeps its input for backward
+and allocates its output and input gradient as EMA does: the part of EMA's
+cost that no EMA kernel can remove.
+
 Examples::
 
     python tools/analysis_tools/benchmark_attention.py
@@ -269,6 +274,36 @@ class Classifier(nn.Module):
         return self.head(self.backbone(x)[-1].mean((2, 3)))
 
 
+class _KeepInput(torch.autograd.Function):
+    """Identity that keeps its input for backward and returns fresh output
+    and input-gradient tensors, as EMA does, with no arithmetic."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.clone()
+
+
+class KeepInput(nn.Module):
+    """What any EMA costs a network beyond its arithmetic: one more kept
+    activation and two fresh full-size tensors per block."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _KeepInput.apply(x)
+
+
+def with_keep_input(model: Classifier) -> Classifier:
+    """Swap every EMA of ``model`` for :class:`KeepInput`."""
+    for block in model.modules():
+        if getattr(block, 'ema_attn', None) is not None:
+            block.ema_attn = KeepInput()
+    return model
+
+
 def with_published_ema(model: Classifier) -> Classifier:
     """Swap every EMA of ``model`` for the published EMA, same weights."""
     for block in model.modules():
@@ -301,6 +336,8 @@ def run_model(device: torch.device, args: argparse.Namespace) -> None:
         'ResNet-50': Classifier(False),
         'ResNet-50 + EMA (mmema)': Classifier(True),
         'ResNet-50 + EMA (published)': with_published_ema(Classifier(True)),
+        'ResNet-50 + identity that keeps its input':
+        with_keep_input(Classifier(True)),
     }
     steps = {
         name: train_step(model.to(device).train(), x, target)
