@@ -103,7 +103,9 @@ struct PaddedWeights {
 PaddedWeights pad_weights(const at::Tensor& w1, const at::Tensor& w3,
                           int64_t c) {
   const int64_t lanes = 32 / w1.element_size();
-  auto round_up = [lanes](int64_t n) { return (n + lanes - 1) / lanes * lanes; };
+  auto round_up = [lanes](int64_t n) {
+    return (n + lanes - 1) / lanes * lanes;
+  };
   auto pad = [](const at::Tensor& m, int64_t cols) {
     return at::constant_pad_nd(m, {0, cols - m.size(1)}).contiguous();
   };

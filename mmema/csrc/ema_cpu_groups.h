@@ -261,7 +261,10 @@ void conv3x3_mean_softmax(const EMAConsts<T>& k, const GroupState<T>& st,
     top = std::max(top, means[o]);
   }
   double total = 0;
-  for (int64_t o = 0; o < c; ++o) total += (means[o] = std::exp(means[o] - top));
+  for (int64_t o = 0; o < c; ++o) {
+    means[o] = std::exp(means[o] - top);
+    total += means[o];
+  }
   for (int64_t o = 0; o < c; ++o) st.x21[o] = T(means[o] / total);
 }
 

@@ -365,6 +365,22 @@ def test_bfloat16_input_is_computed_in_float32():
                                atol=1e-2)
 
 
+def test_bfloat16_module_gets_bfloat16_gradients():
+    module = randomize_(EMA(32, 4), 22)
+    x = torch.randn(2, 32, 5, 6)
+    grad = torch.randn_like(x)
+    expected = torch.autograd.grad(module(x), list(module.parameters()),
+                                   grad)
+    half = EMA(32, 4).to(torch.bfloat16)
+    half.load_state_dict(module.state_dict())
+    got = torch.autograd.grad(half(x.bfloat16()), list(half.parameters()),
+                              grad.bfloat16())
+    for (name, param), g, want in zip(half.named_parameters(), got,
+                                      expected):
+        assert g.dtype == param.dtype == torch.bfloat16, name
+        assert_rel_close(g.float(), want.double(), 0.1, 0.0, name)
+
+
 def test_attn_gate_hook_sees_the_attention_map():
     module = randomize_(EMA(64, 8), 10)
     x = torch.randn(2, 64, 5, 6)

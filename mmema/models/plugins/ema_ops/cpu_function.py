@@ -94,6 +94,8 @@ class FusedCPUEMAFunction(torch.autograd.Function):
                 torch.ops.mmema.ema_forward(xc, factor, *weights, kernel,
                                             float(kernel_bias), eps)
         ctx.factor = factor
+        ctx.param_dtypes = tuple(
+            t.dtype for t in (w1, b1, w3, b3, gn_w, gn_b))
         ctx.save_for_backward(xc, *weights, x11, kernel, logits, gates,
                               pooled, mean, rstd, x21, window)
         ctx.mark_non_differentiable(logits)
@@ -107,9 +109,8 @@ class FusedCPUEMAFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, grad_y: Tensor,
                  _: Optional[Tensor]) -> Tuple[Optional[Tensor], ...]:
-        saved = ctx.saved_tensors  # unpack once (activation checkpointing)
         (xc, w1, _, w3, b3, gn_w, gn_b, x11, kernel, logits, gates, pooled,
-         mean, rstd, x21, window) = saved
+         mean, rstd, x21, window) = ctx.saved_tensors
         with torch.autocast('cpu', enabled=False):
             grad_x, *grads = torch.ops.mmema.ema_backward(
                 grad_y.to(xc.dtype).contiguous(), xc, ctx.factor, w1, w3,
@@ -125,5 +126,5 @@ class FusedCPUEMAFunction(torch.autograd.Function):
                 grad_x = grad_x.contiguous(memory_format=torch.channels_last)
         else:
             grad_x = None
-        return (grad_x, *(g.to(t.dtype) for g, t in zip(
-            weight_grads, saved[1:7])), None, None)
+        return (grad_x, *(g.to(dtype) for g, dtype in zip(
+            weight_grads, ctx.param_dtypes)), None, None)
