@@ -33,8 +33,9 @@ def cpu_extension() -> Tuple[list, Dict[str, type]]:
     """``mmema._ext``, EMA's fused CPU kernels (``mmema/csrc``).
 
     Built with torch's ``BuildExtension`` when torch is importable (install
-    with ``--no-build-isolation``) and ``MMEMA_WITH_OPS`` is not ``0``;
-    without it EMA runs its pure-PyTorch path.
+    with ``--no-build-isolation``) and ``MMEMA_WITH_OPS`` is not ``0``. The
+    extension is optional: where it does not compile (no C++ compiler), the
+    install goes on with a warning and EMA runs its pure-PyTorch path.
     """
     if os.getenv('MMEMA_WITH_OPS', '1') == '0':
         return [], {}
@@ -50,8 +51,11 @@ def cpu_extension() -> Tuple[list, Dict[str, type]]:
         'mmema._ext', [osp.join('mmema', 'csrc', 'ema_cpu.cpp')],
         extra_compile_args=['-O3', '-fno-math-errno', '-fno-trapping-math'] +
         openmp,
-        extra_link_args=openmp)
-    return [ext], {'build_ext': BuildExtension}
+        extra_link_args=openmp,
+        optional=True)
+    # Without ninja a failed compile raises distutils' CompileError, which
+    # setuptools turns into a warning for optional extensions.
+    return [ext], {'build_ext': BuildExtension.with_options(use_ninja=False)}
 
 
 def readme() -> str:
