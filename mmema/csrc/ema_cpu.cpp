@@ -23,6 +23,8 @@
 #include <cstring>
 #include <string>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ema_cpu_args.h"
@@ -169,8 +171,12 @@ ema_forward(const at::Tensor& x, int64_t factor, const at::Tensor& w1,
                                rstd.data_ptr<T>() + i * c,
                                x21.data_ptr<T>() + i * c,
                                window.data_ptr<T>() + i * c * 9};
-        run(xp + i * c * area, yp + i * c * area, k, st, masks, t.data(),
-            d.data());
+        const bool last = i + 1 == end;
+        const NextGroup<T> next{last ? nullptr : xp + (i + 1) * c * area,
+                                nullptr,
+                                last ? nullptr : yp + (i + 1) * c * area};
+        run(xp + i * c * area, yp + i * c * area, k, st, masks, next,
+            t.data(), d.data());
       }
     });
   });
@@ -225,7 +231,7 @@ ema_backward(const at::Tensor& grad_y, const at::Tensor& x, int64_t factor,
     at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
       std::vector<T> mask_buf(2 * area);
       const PlaneMasks<T> masks = make_masks(mask_buf.data(), h, w);
-      std::vector<T> t((c + 6) * area + 4 * (w + 1) + k.c_pad * len +
+      std::vector<T> t((c + 6) * area + 8 * (w + 1) + k.c_pad * len +
                            k.c9_pad + 4 * c + w,
                        T(0));
       std::vector<double> d(len + c);
@@ -242,9 +248,14 @@ ema_backward(const at::Tensor& grad_y, const at::Tensor& x, int64_t factor,
                                means3.data_ptr<T>() + i * c,
                                sum_pz.data_ptr<T>() + i * c,
                                pre1.data_ptr<T>() + i * c * len};
+        const bool last = i + 1 == end;
+        const NextGroup<T> next{
+            last ? nullptr : xp + (i + 1) * c * area,
+            last ? nullptr : dyp + (i + 1) * c * area,
+            last || dxp == nullptr ? nullptr : dxp + (i + 1) * c * area};
         run(xp + i * c * area, dyp + i * c * area,
             dxp == nullptr ? nullptr : dxp + i * c * area, k, st, gr, masks,
-            t.data(), d.data());
+            next, t.data(), d.data());
       }
     });
   });

@@ -50,6 +50,16 @@ struct GroupGrads {
   T* pre1;    // (c, h + w) gradient of conv1x1's outputs (pre-sigmoid)
 };
 
+// The next group's maps, whose cache lines a group's compute loops hint a
+// line at a time, so that fetching them overlaps the arithmetic. Offsets
+// are from the start of the group; null pointers are skipped.
+template <typename T>
+struct NextGroup {
+  const T* input;  // x
+  const T* grad;   // backward: grad_y; forward: null
+  T* output;       // y in forward, grad_x in backward (null if none)
+};
+
 // The column masks of the 3x3 taps over a flattened plane (i = y * w + x).
 template <typename T>
 struct PlaneMasks {

@@ -3,12 +3,16 @@
 //
 // ema_cpu.cpp includes this file twice, into namespaces compiled for
 // different instruction sets, so it has no include guard and includes
-// nothing itself (<algorithm>, <bit>, <cmath>, <cstdint> and ema_cpu_args.h
-// come first). A group g is c contiguous planes of h x w; the loops run over a
+// nothing itself (<algorithm>, <bit>, <cmath>, <cstdint>, <type_traits>,
+// <utility> and ema_cpu_args.h come first). A group g is c contiguous planes of h x w; the loops run over a
 // whole plane (index i = y * w + x), so they vectorise for small planes too.
 // Notation as in mmema/models/plugins/ema_ops/identities.py:
 // G = gate_h x gate_w, z = g * G is the GroupNorm input, p the gradient of
 // the logits. Taps index a 3x3 window as ky * 3 + kx.
+
+// Planes of at most this many values are small: there, loop overheads
+// outweigh cache traffic.
+constexpr int64_t kSmallPlane = 256;
 
 // Sums over a plane run in blocks: T lanes inside a block, double across.
 constexpr int64_t kSumBlock = 512;
@@ -62,15 +66,42 @@ inline double plane_sum(int64_t n, const F& term) {
   return total;
 }
 
+// The sums of term(i) and of its square, as plane_sum.
+template <typename T, typename F>
+inline std::pair<double, double> plane_sums2(int64_t n, const F& term) {
+  double total = 0, total_sq = 0;
+  for (int64_t start = 0; start < n; start += kSumBlock) {
+    const int64_t stop = std::min(n, start + kSumBlock);
+    T s = 0, sq = 0;
+#pragma omp simd reduction(+ : s, sq)
+    for (int64_t i = start; i < stop; ++i) {
+      const T v = term(i);
+      s += v;
+      sq += v * v;
+    }
+    total += s;
+    total_sq += sq;
+  }
+  return {total, total_sq};
+}
+
 // 32-byte vectors (8 floats, 4 doubles) in GCC's generic vector extension:
 // AVX registers in the AVX2 build, pairs of SSE registers in the baseline.
 // `unaligned` loads and stores them at any element address.
+// `lanes_below(n)` has all bits set in the first n lanes, to mask with.
 template <typename T>
 struct Vec32 {
   typedef T type __attribute__((vector_size(32)));
   typedef T unaligned
       __attribute__((vector_size(32), aligned(alignof(T)), may_alias));
+  typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> Int;
+  typedef Int bits __attribute__((vector_size(32)));
   static constexpr int64_t lanes = 32 / sizeof(T);
+  static bits lanes_below(int64_t n) {
+    bits mask{};
+    for (int64_t j = 0; j < std::min(n, lanes); ++j) mask[j] = Int(-1);
+    return mask;
+  }
 };
 
 // out[r][v * lanes + j] = sum over kk of a[r * a_row + kk * a_col] *
@@ -149,22 +180,108 @@ inline const T* pad_plane(const T* __restrict__ plane, T* __restrict__ padded,
   return start;
 }
 
-// out[i] += sum of k[t] * src[i + offset(t)] over the 9 taps, reading zeros
-// outside the plane: a single-output 3x3 correlation. src is padded.
+// Hint the cache line at offset i of each of the next group's maps.
 template <typename T>
+inline void prefetch_line(const NextGroup<T>& next, int64_t i) {
+  if (next.input != nullptr) __builtin_prefetch(next.input + i, 0, 2);
+  if (next.grad != nullptr) __builtin_prefetch(next.grad + i, 0, 2);
+  if (next.output != nullptr) __builtin_prefetch(next.output + i, 1, 2);
+}
+
+// body(i) for i < n, vectorised a cache line at a time, hinting line
+// offset + i of the next group's maps before each.
+template <typename T, typename F>
+inline void for_lines(int64_t n, const NextGroup<T>& next, int64_t offset,
+                      const F& body) {
+  constexpr int64_t line = 64 / sizeof(T);
+  int64_t i = 0;
+  for (; i + line <= n; i += line) {
+    prefetch_line(next, offset + i);
+#pragma omp simd
+    for (int64_t j = i; j < i + line; ++j) body(j);
+  }
+#pragma omp simd
+  for (int64_t j = i; j < n; ++j) body(j);
+}
+
+// out[i] += term(i) + sum of k[t] * src[i + offset(t)] over the 9 taps,
+// reading zeros outside the plane: a single-output 3x3 correlation. src is
+// padded. Hints the next group's maps at offset .. offset + area.
+template <typename T, typename F>
 inline void add_conv_plane(T* __restrict__ out, const T* __restrict__ src,
                            const T* k, const PlaneMasks<T>& m, int64_t w,
-                           int64_t area) {
+                           int64_t area, const NextGroup<T>& next,
+                           int64_t offset, const F& term) {
   const T k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5],
           k6 = k[6], k7 = k[7], k8 = k[8];
   const T* __restrict__ ml = m.left;
   const T* __restrict__ mr = m.right;
-#pragma omp simd
-  for (int64_t i = 0; i < area; ++i) {
+  for_lines(area, next, offset, [&](int64_t i) {
     const T* s = src + i;
-    out[i] += ml[i] * (k0 * s[-w - 1] + k3 * s[-1] + k6 * s[w - 1]) +
+    out[i] += term(i) +
+              ml[i] * (k0 * s[-w - 1] + k3 * s[-1] + k6 * s[w - 1]) +
               (k1 * s[-w] + k4 * s[0] + k7 * s[w]) +
               mr[i] * (k2 * s[-w + 1] + k5 * s[1] + k8 * s[w + 1]);
+  });
+}
+
+// out[i] = term(i) + the correlation of add_conv_plane, from three padded
+// copies of the source: src_r zeroed in the last column (read by taps
+// kx = 0), src and src_l zeroed in the first column (read by taps kx = 2),
+// so no masks are needed.
+template <typename T, typename F>
+inline void set_conv_plane(T* __restrict__ out, const T* __restrict__ src,
+                           const T* __restrict__ src_l,
+                           const T* __restrict__ src_r, const T* k,
+                           int64_t w, int64_t area, const NextGroup<T>& next,
+                           int64_t offset, const F& term) {
+  const T k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5],
+          k6 = k[6], k7 = k[7], k8 = k[8];
+  for_lines(area, next, offset, [&](int64_t i) {
+    const T* s = src + i;
+    const T* l = src_l + i;
+    const T* r = src_r + i;
+    out[i] = term(i) + (k0 * r[-w - 1] + k3 * r[-1] + k6 * r[w - 1]) +
+             (k1 * s[-w] + k4 * s[0] + k7 * s[w]) +
+             (k2 * l[-w + 1] + k5 * l[1] + k8 * l[w + 1]);
+  });
+}
+
+// row_col_sums for planes narrower than a vector: a row is one vector load
+// whose lanes from w on, the next rows', are masked off; the last rows,
+// where such a load would pass the plane's end, are read value by value.
+// Column sums gather in T over blocks of 64 rows.
+template <typename T>
+inline void narrow_row_col_sums(const T* __restrict__ plane, int64_t h,
+                                int64_t w, double* __restrict__ row_sum,
+                                double* __restrict__ col_sum) {
+  using V = typename Vec32<T>::type;
+  using U = typename Vec32<T>::unaligned;
+  using B = typename Vec32<T>::bits;
+  const B keep = Vec32<T>::lanes_below(w);
+  std::fill(col_sum, col_sum + w, 0.0);
+  V cols{};
+  int64_t y = 0;
+  for (; y * w + Vec32<T>::lanes <= h * w; ++y) {
+    const V r = (V)((B)(*reinterpret_cast<const U*>(plane + y * w)) & keep);
+    cols += r;
+    T s = 0;
+    for (int64_t j = 0; j < Vec32<T>::lanes; ++j) s += r[j];
+    row_sum[y] = s;
+    if (y % 64 == 63) {
+      for (int64_t x = 0; x < w; ++x) col_sum[x] += cols[x];
+      cols = V{};
+    }
+  }
+  for (int64_t x = 0; x < w; ++x) col_sum[x] += cols[x];
+  for (; y < h; ++y) {
+    const T* row = plane + y * w;
+    T s = 0;
+    for (int64_t x = 0; x < w; ++x) {
+      s += row[x];
+      col_sum[x] += row[x];
+    }
+    row_sum[y] = s;
   }
 }
 
@@ -173,6 +290,10 @@ template <typename T>
 inline void row_col_sums(const T* __restrict__ plane, int64_t h, int64_t w,
                          double* __restrict__ row_sum,
                          double* __restrict__ col_sum) {
+  if (w < Vec32<T>::lanes) {
+    narrow_row_col_sums(plane, h, w, row_sum, col_sum);
+    return;
+  }
   std::fill(col_sum, col_sum + w, 0.0);
   for (int64_t y = 0; y < h; ++y) {
     const T* row = plane + y * w;
@@ -185,19 +306,31 @@ inline void row_col_sums(const T* __restrict__ plane, int64_t h, int64_t w,
   }
 }
 
-// G = gate_h x gate_w of every channel, (c, h * w).
+// G = gate_h x gate_w of channel ch, (h * w): one plane, so that it stays
+// in L1 while the channel's loops read it.
 template <typename T>
-void gate_planes(const EMAConsts<T>& k, const T* gates, T* __restrict__ out) {
-  const int64_t h = k.h, w = k.w, len = h + w;
-  for (int64_t ch = 0; ch < k.c; ++ch) {
-    const T* gh = gates + ch * len;
-    const T* __restrict__ gw = gh + h;
-    for (int64_t y = 0; y < h; ++y) {
-      T* row = out + (ch * h + y) * w;
-      const T a = gh[y];
+void gate_plane(const EMAConsts<T>& k, const T* gates, int64_t ch,
+                T* __restrict__ out) {
+  using V = typename Vec32<T>::type;
+  using U = typename Vec32<T>::unaligned;
+  constexpr int64_t L = Vec32<T>::lanes;
+  const int64_t h = k.h, w = k.w;
+  const T* gh = gates + ch * (h + w);
+  const T* __restrict__ gw = gh + h;
+  int64_t y = 0;
+  if (w < L) {
+    // One store a row; its lanes from w on spill into the next rows, which
+    // later stores overwrite. The last rows, where a store would pass the
+    // plane's end, are written value by value.
+    V row{};
+    for (int64_t x = 0; x < w; ++x) row[x] = gw[x];
+    for (; y * w + L <= h * w; ++y)
+      *reinterpret_cast<U*>(out + y * w) = gh[y] * row;
+  }
+  for (; y < h; ++y) {
+    const T a = gh[y];
 #pragma omp simd
-      for (int64_t x = 0; x < w; ++x) row[x] = a * gw[x];
-    }
+    for (int64_t x = 0; x < w; ++x) out[y * w + x] = a * gw[x];
   }
 }
 
@@ -270,55 +403,80 @@ void conv3x3_mean_softmax(const EMAConsts<T>& k, const GroupState<T>& st,
 
 // The forward pass of one group: y = g * sigmoid(logits), where
 // logits = x11 @ conv3x3(g) + x21 @ gn(z). Scratch: t holds
-// (c + 2) * h * w + 2 * (w + 1) + c_pad * (h + w + 1) values of T, zeroed by
+// 3 * h * w + 2 * (w + 1) + c_pad * (h + w + 1) values of T, zeroed by
 // the caller (the padding of the padded plane stays zero), d holds h + w + c
 // doubles.
 template <typename T>
 void forward_group(const T* __restrict__ g, T* __restrict__ y,
                    const EMAConsts<T>& k, const GroupState<T>& st,
-                   const PlaneMasks<T>& masks, T* t, double* d) {
+                   const PlaneMasks<T>& masks, const NextGroup<T>& next, T* t,
+                   double* d) {
   const int64_t c = k.c, h = k.h, w = k.w, area = h * w;
+  // Large planes take each channel's statistics and logit terms in one
+  // sweep, with the channel's G plane in L1; small ones sweep twice over all
+  // G planes, so that the statistics of several channels overlap.
+  const bool one_sweep = area > kSmallPlane;
   T* padded = t;
   T* planes = padded + area + 2 * (w + 1);
-  T* coef = planes + c * area;
+  T* coef = planes + (one_sweep ? 1 : c) * area;
   T* attn = coef + k.c_pad;
   T* pre = attn + area;
   plane_sums(g, k, st, d, d + h);
   directional_gates(k, st, pre);
   conv3x3_mean_softmax(k, st, coef, d + h + w);
-  gate_planes(k, st.gates, planes);
-  // GroupNorm's statistics of z, in two passes for accuracy; then
-  // x21 @ gn(z) = sum_c coef[c] * z[c] + const.
+  auto gate_of = [&](int64_t ch) {
+    return planes + (one_sweep ? 0 : ch * area);
+  };
+  // GroupNorm's statistics of z, summed about z's first value (a shift
+  // near the mean keeps the variance accurate); coef[ch] and offset give
+  // x21 @ gn(z) = sum_c coef[c] * z[c] + offset.
   double offset = k.kernel_bias;
-  for (int64_t ch = 0; ch < c; ++ch) {
+  auto statistics = [&](int64_t ch) {
     const T* __restrict__ gc = g + ch * area;
-    const T* __restrict__ gp = planes + ch * area;
-    const double mean =
-        plane_sum<T>(area, [&](int64_t i) { return gc[i] * gp[i]; }) / area;
-    const T m = T(mean);
-    const double var = plane_sum<T>(area, [&](int64_t i) {
-                         const T v = gc[i] * gp[i] - m;
-                         return v * v;
-                       }) / area;
+    const T* __restrict__ gp = gate_of(ch);
+    const T shift = gc[0] * gp[0];
+    const auto sums = plane_sums2<T>(area, [&](int64_t i) {
+      return gc[i] * gp[i] - shift;
+    });
+    const double centred = sums.first / area;
+    const double mean = shift + centred;
+    const double var =
+        std::max(sums.second / area - centred * centred, 0.0);
     const double rstd = 1.0 / std::sqrt(var + k.eps);
-    st.mean[ch] = m;
+    st.mean[ch] = T(mean);
     st.rstd[ch] = T(rstd);
     const double scale = double(k.gn_w[ch]) * rstd;
     offset += st.x21[ch] * (k.gn_b[ch] - scale * mean);
     coef[ch] = T(st.x21[ch] * scale);
-  }
+  };
+  // logits += x11 @ conv3x3(g) + coef[ch] * z over channel ch.
   T* __restrict__ logits = st.logits;
-  std::fill(logits, logits + area, T(offset));
-  for (int64_t ch = 0; ch < c; ++ch) {
+  auto add_logits = [&](int64_t ch) {
     const T* __restrict__ gc = g + ch * area;
-    const T* __restrict__ gp = planes + ch * area;
-    add_conv_plane(logits, pad_plane(gc, padded, w, area), k.kernel + ch * 9,
-                   masks, w, area);
+    const T* __restrict__ gp = gate_of(ch);
     const T a = coef[ch];
-#pragma omp simd
-    for (int64_t i = 0; i < area; ++i) logits[i] += a * gp[i] * gc[i];
+    add_conv_plane(logits, pad_plane(gc, padded, w, area), k.kernel + ch * 9,
+                   masks, w, area, next, ch * area,
+                   [&](int64_t i) { return a * gp[i] * gc[i]; });
+  };
+  std::fill(logits, logits + area, T(0));
+  if (one_sweep) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      gate_plane(k, st.gates, ch, planes);
+      statistics(ch);
+      add_logits(ch);
+    }
+  } else {
+    for (int64_t ch = 0; ch < c; ++ch) gate_plane(k, st.gates, ch, gate_of(ch));
+    for (int64_t ch = 0; ch < c; ++ch) statistics(ch);
+    for (int64_t ch = 0; ch < c; ++ch) add_logits(ch);
   }
-  sigmoid_all(logits, attn, area);
+  const T shift = T(offset);
+#pragma omp simd
+  for (int64_t i = 0; i < area; ++i) {
+    logits[i] += shift;
+    attn[i] = sigmoid(logits[i]);
+  }
   for (int64_t ch = 0; ch < c; ++ch) {
     const T* __restrict__ gc = g + ch * area;
     T* __restrict__ yc = y + ch * area;
@@ -331,13 +489,14 @@ void forward_group(const T* __restrict__ g, T* __restrict__ y,
 // GroupNorm's backward; the 3x3 branch's means pass their gradient to g
 // through the window sums, the 1x1 branch through the pooled means. dx may
 // be null (no input gradient). Scratch: t holds (c + 6) * h * w +
-// 4 * (w + 1) + c_pad * (h + w) + c9_pad + 4 * c + w values of T, zeroed by
+// 8 * (w + 1) + c_pad * (h + w) + c9_pad + 4 * c + w values of T, zeroed by
 // the caller (the paddings stay zero), d holds h + w + c doubles.
 template <typename T>
 void backward_group(const T* __restrict__ g, const T* __restrict__ dy,
                     T* __restrict__ dx, const EMAConsts<T>& k,
                     const GroupState<T>& st, const GroupGrads<T>& gr,
-                    const PlaneMasks<T>& masks, T* t, double* d) {
+                    const PlaneMasks<T>& masks, const NextGroup<T>& next,
+                    T* t, double* d) {
   const int64_t c = k.c, h = k.h, w = k.w, area = h * w, len = h + w;
   const int64_t pad = area + 2 * (w + 1);
   T* padded = t;                 // g's plane, padded
@@ -345,9 +504,9 @@ void backward_group(const T* __restrict__ g, const T* __restrict__ dy,
   T* p = p_padded + w + 1;
   T* planes = p_padded + pad;    // G per channel
   T* attn = planes + c * area;
-  T* p_left = attn + area;       // p where taps kx = 0 are valid
-  T* p_right = p_left + area;
-  T* v = p_right + area;         // dz * z, then dx's rank-one terms
+  T* p_left = attn + area + w + 1;  // p zeroed in the first column, padded
+  T* p_right = p_left + pad;        // p zeroed in the last column, padded
+  T* v = p_right + area + w + 1;    // dz * z, then dx's rank-one terms
   T* dpooled = v + area;         // (h + w, c_pad) pooled means' gradients
   T* win = dpooled + len * k.c_pad;  // (c, 9) window sums' gradients
   T* a = win + k.c9_pad;
@@ -376,7 +535,8 @@ void backward_group(const T* __restrict__ g, const T* __restrict__ dy,
   }
   const double sum_p = plane_sum<T>(area, [&](int64_t i) { return p[i]; });
   gr.sum_p[0] = T(sum_p);
-  gate_planes(k, st.gates, planes);
+  for (int64_t ch = 0; ch < c; ++ch)
+    gate_plane(k, st.gates, ch, planes + ch * area);
 
   // Per channel: the merged kernel's gradient sum(p * shifted g), and
   // sum(p * z).
@@ -418,18 +578,17 @@ void backward_group(const T* __restrict__ g, const T* __restrict__ dy,
     const double rstd = st.rstd[ch], mean = st.mean[ch];
     const double centred = gr.sum_pz[ch] - mean * sum_p;
     dx21[ch] = double(k.gn_w[ch]) * rstd * centred + k.gn_b[ch] * sum_p;
-    dot += st.x21[ch] * dx21[ch];
     const double scale = double(k.gn_w[ch]) * rstd * st.x21[ch];
     const double mean_pz = rstd * centred / area;
     a[ch] = T(scale);
     b[ch] = T(-scale * rstd * mean_pz);
     e[ch] = T(-scale * sum_p / area + scale * rstd * mean_pz * mean);
+    dot += st.x21[ch] * dx21[ch];
   }
   for (int64_t o = 0; o < c; ++o) {
     gr.means3[o] = T(st.x21[o] * (dx21[o] - dot));
     m3[o] = gr.means3[o] / T(area);
   }
-  small_gemm(m3, 0, 1, k.w3, win, 1, c, k.c9_pad);
 
   // conv1x1's outputs: row and column sums of dz * z times 1 - gate.
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -449,6 +608,7 @@ void backward_group(const T* __restrict__ g, const T* __restrict__ dy,
       pre[h + x] = T(col_sum[x]) * (T(1) - gh[h + x]);
   }
   if (dx == nullptr) return;
+  small_gemm(m3, 0, 1, k.w3, win, 1, c, k.c9_pad);
 
   // The pooled means' gradient: conv1x1 transposed,
   // dpooled[i][ch] = sum over o of pre1[o][i] * w1[o][ch].
@@ -478,12 +638,11 @@ void backward_group(const T* __restrict__ g, const T* __restrict__ dy,
     T flipped[9];
     for (int64_t j = 0; j < 9; ++j) flipped[j] = k.kernel[ch * 9 + 8 - j];
     const T ac = a[ch], bc = b[ch], ec = e[ch];
-    T* __restrict__ out = dx + ch * area;
-#pragma omp simd
-    for (int64_t i = 0; i < area; ++i) {
-      const T z = gc[i] * gp[i];
-      out[i] = v[i] + dc[i] * attn[i] + (ac * p[i] + bc * z + ec) * gp[i];
-    }
-    add_conv_plane(out, p, flipped, masks, w, area);
+    set_conv_plane(dx + ch * area, p, p_left, p_right, flipped, w, area,
+                   next, ch * area, [&](int64_t i) {
+                     const T z = gc[i] * gp[i];
+                     return v[i] + dc[i] * attn[i] +
+                            (ac * p[i] + bc * z + ec) * gp[i];
+                   });
   }
 }

@@ -192,6 +192,7 @@ PARITY_CASES = [
     ((1, 24, 11, 10), 3),  # border GEMM, shifted adds
     ((2, 64, 17, 19), 8),  # large plane: reductions and batched products
     ((1, 16, 33, 40), 2),
+    ((1, 16, 70, 3), 2),  # narrower than a vector, over 64 rows
     ((2, 256, 6, 5), 32),  # the default factor
 ]
 
