@@ -139,7 +139,8 @@ ema_forward(const at::Tensor& x, int64_t factor, const at::Tensor& w1,
   at::Tensor y = at::empty_like(x);
   at::Tensor logits = at::empty({n, 1, h, w}, opts);
   at::Tensor gates = at::empty({n, c, len}, opts);
-  at::Tensor pooled = at::empty({n, c, len}, opts);
+  // Channel-major, so that conv1x1's weight gradient is one product.
+  at::Tensor pooled = at::empty({c, n, len}, opts);
   at::Tensor mean = at::empty({n, c}, opts);
   at::Tensor rstd = at::empty({n, c}, opts);
   at::Tensor x21 = at::empty({n, c}, opts);
@@ -166,11 +167,12 @@ ema_forward(const at::Tensor& x, int64_t factor, const at::Tensor& w1,
       for (int64_t i = begin; i < end; ++i) {
         const GroupState<T> st{logits.data_ptr<T>() + i * area,
                                gates.data_ptr<T>() + i * c * len,
-                               pooled.data_ptr<T>() + i * c * len,
+                               pooled.data_ptr<T>() + i * len,
                                mean.data_ptr<T>() + i * c,
                                rstd.data_ptr<T>() + i * c,
                                x21.data_ptr<T>() + i * c,
-                               window.data_ptr<T>() + i * c * 9};
+                               window.data_ptr<T>() + i * c * 9,
+                               n * len};
         const bool last = i + 1 == end;
         const NextGroup<T> next{last ? nullptr : xp + (i + 1) * c * area,
                                 nullptr,
@@ -213,7 +215,7 @@ ema_backward(const at::Tensor& grad_y, const at::Tensor& x, int64_t factor,
   at::Tensor sum_p = at::empty({n}, opts);
   at::Tensor means3 = at::empty({n, c}, opts);
   at::Tensor sum_pz = at::empty({n, c}, opts);
-  at::Tensor pre1 = at::empty({n, c, len}, opts);
+  at::Tensor pre1 = at::empty({c, n, len}, opts);  // channel-major
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mmema_ema_backward", [&] {
     using T = scalar_t;
     const PaddedWeights pw = pad_weights(w1, w3, c);
@@ -242,12 +244,13 @@ ema_backward(const at::Tensor& grad_y, const at::Tensor& x, int64_t factor,
                                mean.data_ptr<T>() + i * c,
                                rstd.data_ptr<T>() + i * c,
                                x21.data_ptr<T>() + i * c,
-                               nullptr};
+                               nullptr,
+                               0};
         const GroupGrads<T> gr{kernel_g.data_ptr<T>() + i * c * 9,
                                sum_p.data_ptr<T>() + i,
                                means3.data_ptr<T>() + i * c,
                                sum_pz.data_ptr<T>() + i * c,
-                               pre1.data_ptr<T>() + i * c * len};
+                               pre1.data_ptr<T>() + i * len, n * len};
         const bool last = i + 1 == end;
         const NextGroup<T> next{
             last ? nullptr : xp + (i + 1) * c * area,

@@ -33,11 +33,13 @@ template <typename T>
 struct GroupState {
   T* logits;  // (h * w) cross-spatial logits, before the sigmoid
   T* gates;   // (c, h + w) row then column gates
-  T* pooled;  // (c, h + w) row then column means of the input
+  T* pooled;  // (c, h + w) row then column means of the input, channel ch
+              // at pooled + ch * pooled_stride
   T* mean;    // (c) mean of z = g * gate_h * gate_w
   T* rstd;    // (c) reciprocal std of z
   T* x21;     // (c) softmax of the 3x3 branch's channel means
   T* window;  // (c, 9) sums of the input over each tap's window
+  int64_t pooled_stride;
 };
 
 // One group's shares of the parameter gradients.
@@ -47,7 +49,9 @@ struct GroupGrads {
   T* sum_p;   // (1) sum of the logits' gradient p
   T* means3;  // (c) gradient of the 3x3 branch's channel means
   T* sum_pz;  // (c) sum over the plane of p * z
-  T* pre1;    // (c, h + w) gradient of conv1x1's outputs (pre-sigmoid)
+  T* pre1;    // (c, h + w) gradient of conv1x1's outputs (pre-sigmoid),
+              // channel ch at pre1 + ch * pre1_stride
+  int64_t pre1_stride;
 };
 
 // The next group's maps, whose cache lines a group's compute loops hint a

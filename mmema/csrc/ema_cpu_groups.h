@@ -347,7 +347,7 @@ void plane_sums(const T* __restrict__ g, const EMAConsts<T>& k,
     const T* gc = g + ch * area;
     row_col_sums(gc, h, w, row_sum, col_sum);
     double total = 0;
-    T* pooled = st.pooled + ch * len;
+    T* pooled = st.pooled + ch * st.pooled_stride;
     for (int64_t y = 0; y < h; ++y) {
       total += row_sum[y];
       pooled[y] = T(row_sum[y] / w);
@@ -373,7 +373,7 @@ void directional_gates(const EMAConsts<T>& k, const GroupState<T>& st,
                        T* __restrict__ pre) {
   const int64_t c = k.c, len = k.h + k.w;
   // pre[i][o] = sum over ch of pooled[ch][i] * w1[o][ch].
-  small_gemm(st.pooled, 1, len, k.w1t, pre, len, c, k.c_pad);
+  small_gemm(st.pooled, 1, st.pooled_stride, k.w1t, pre, len, c, k.c_pad);
   for (int64_t o = 0; o < c; ++o)
     for (int64_t i = 0; i < len; ++i)
       st.gates[o * len + i] = pre[i * k.c_pad + o] + k.b1[o];
@@ -602,7 +602,7 @@ void backward_group(const T* __restrict__ g, const T* __restrict__ dy,
     }
     row_col_sums(v, h, w, row_sum, col_sum);
     const T* gh = st.gates + ch * len;
-    T* pre = gr.pre1 + ch * len;
+    T* pre = gr.pre1 + ch * gr.pre1_stride;
     for (int64_t y = 0; y < h; ++y) pre[y] = T(row_sum[y]) * (T(1) - gh[y]);
     for (int64_t x = 0; x < w; ++x)
       pre[h + x] = T(col_sum[x]) * (T(1) - gh[h + x]);
@@ -612,7 +612,7 @@ void backward_group(const T* __restrict__ g, const T* __restrict__ dy,
 
   // The pooled means' gradient: conv1x1 transposed,
   // dpooled[i][ch] = sum over o of pre1[o][i] * w1[o][ch].
-  small_gemm(gr.pre1, 1, len, k.w1, dpooled, len, c, k.c_pad);
+  small_gemm(gr.pre1, 1, gr.pre1_stride, k.w1, dpooled, len, c, k.c_pad);
   for (int64_t ch = 0; ch < c; ++ch) {
     const T* __restrict__ gc = g + ch * area;
     const T* __restrict__ dc = dy + ch * area;

@@ -43,10 +43,10 @@ def param_grads(grads: Tuple[Tensor, ...], saved: Tuple[Tensor, ...],
     Args:
         grads (tuple[Tensor]): The merged kernel's gradient (N, c, 9),
             ``sum p`` (N,), the 3x3 branch means' gradient (N, c),
-            ``sum p * z`` (N, c) and conv1x1's output gradient
-            (N, c, H + W), per group.
+            ``sum p * z`` (N, c) per group, and conv1x1's output
+            gradient (c, N, H + W).
         saved (tuple[Tensor]): ``w3, b3, x11, pooled, mean, rstd, x21,
-            window`` in the compute dtype.
+            window`` in the compute dtype; ``pooled`` is (c, N, H + W).
         area (int): ``H * W``.
 
     Returns:
@@ -63,9 +63,8 @@ def param_grads(grads: Tuple[Tensor, ...], saved: Tuple[Tensor, ...],
     grad_gn_b = (x21 * sum_p[:, None]).sum(0) + x11 * (
         grad_x11 - (x11 * grad_x11).sum())
     grad_gn_w = (x21 * rstd * (sum_pz - mean * sum_p[:, None])).sum(0)
-    grad_w1 = pre1.transpose(0, 1).reshape(c, -1) @ pooled.transpose(
-        0, 1).reshape(c, -1).t()
-    return (grad_w1.view(c, c, 1, 1), pre1.sum((0, 2)),
+    grad_w1 = pre1.view(c, -1) @ pooled.view(c, -1).t()
+    return (grad_w1.view(c, c, 1, 1), pre1.view(c, -1).sum(1),
             grad_w3.view(c, c, 3, 3), grad_b3, grad_gn_w, grad_gn_b)
 
 
