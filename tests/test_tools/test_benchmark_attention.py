@@ -49,10 +49,23 @@ def test_model_mode_prints_train_step_ratio(capsys):
                       '--repeats', '1', '--warmup', '0', '--threads', '1'])
     out = capsys.readouterr().out
     assert 'train step, batch 1, 32x32' in out
-    plain = re.search(r'ResNet-50\s+([\d.]+)\s+1\.000', out)
-    ours = re.search(r'\+ EMA \(mmema\)\s+([\d.]+)\s+([\d.]+)', out)
+    plain = re.search(r'ResNet-50\s+([\d.]+)\s+1\.000\s+1\.000', out)
+    ours = re.search(r'\+ EMA \(mmema\)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)',
+                     out)
     assert plain and ours and float(ours.group(2)) > 0
-    assert re.search(r'keeps its input\s+[\d.]+\s+[\d.]+', out)
+    # One round: the paired ratio is that round's ratio, as is the ratio
+    # of the medians.
+    assert ours.group(3) == ours.group(2)
+    assert re.search(r'keeps its input\s+[\d.]+\s+[\d.]+\s+[\d.]+', out)
+
+
+def test_paired_ratio_is_the_median_of_ratios_within_rounds():
+    tool = load_tool()
+    # The machine slows down in rounds two and three. Each round's own
+    # ratio is 1.2, 1.1, 1.3 (median 1.2); the medians' ratio, 26 / 20,
+    # mixes rounds.
+    assert tool.paired_ratio([12.0, 44.0, 26.0], [10.0, 40.0, 20.0]) == \
+        pytest.approx(1.2)
 
 
 def test_keep_input_is_an_identity_that_keeps_its_input():

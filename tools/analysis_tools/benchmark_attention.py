@@ -97,10 +97,10 @@ def elapsed_ms(fn: Callable[[], object], device: torch.device) -> float:
     return (time.perf_counter() - start) * 1e3
 
 
-def interleaved_medians(fns: Dict[str, Callable[[], object]],
+def interleaved_samples(fns: Dict[str, Callable[[], object]],
                         device: torch.device, repeats: int,
-                        warmup: int) -> Dict[str, float]:
-    """Median times of several callables, timed round-robin.
+                        warmup: int) -> Dict[str, List[float]]:
+    """Times of several callables, timed round-robin.
 
     Args:
         fns (dict): Name to a callable to time.
@@ -109,7 +109,7 @@ def interleaved_medians(fns: Dict[str, Callable[[], object]],
         warmup (int): Untimed rounds first.
 
     Returns:
-        dict: Name to median milliseconds.
+        dict: Name to milliseconds, one per round.
     """
     for _ in range(warmup):
         for fn in fns.values():
@@ -118,7 +118,24 @@ def interleaved_medians(fns: Dict[str, Callable[[], object]],
     for _ in range(repeats):
         for name, fn in fns.items():
             samples[name].append(elapsed_ms(fn, device))
+    return samples
+
+
+def interleaved_medians(fns: Dict[str, Callable[[], object]],
+                        device: torch.device, repeats: int,
+                        warmup: int) -> Dict[str, float]:
+    """Median times of :func:`interleaved_samples`."""
+    samples = interleaved_samples(fns, device, repeats, warmup)
     return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def paired_ratio(times: List[float], baseline: List[float]) -> float:
+    """The median over rounds of ``times / baseline`` within each round.
+
+    A round runs the callables back to back, so a slow phase of a shared
+    machine scales both times of a round and cancels in its ratio.
+    """
+    return statistics.median(t / b for t, b in zip(times, baseline))
 
 
 def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
@@ -343,15 +360,18 @@ def run_model(device: torch.device, args: argparse.Namespace) -> None:
         name: train_step(model.to(device).train(), x, target)
         for name, model in models.items()
     }
-    times = interleaved_medians(steps, device, args.repeats, args.warmup)
+    samples = interleaved_samples(steps, device, args.repeats, args.warmup)
     print(describe(device, args))
     print(f'train step, batch {args.model_batch}, '
           f'{args.model_size}x{args.model_size}, EMA after_conv3 in all '
-          'stages')
-    plain = times['ResNet-50']
-    print_table([[name, f'{ms:.1f}', f'{ms / plain:.3f}']
-                 for name, ms in times.items()],
-                ['model', 'step ms', 'vs ResNet-50'])
+          'stages; paired: median over rounds of the ratio within a round')
+    plain = samples['ResNet-50']
+    print_table([[
+        name, f'{statistics.median(s):.1f}',
+        f'{statistics.median(s) / statistics.median(plain):.3f}',
+        f'{paired_ratio(s, plain):.3f}'
+    ] for name, s in samples.items()],
+                ['model', 'step ms', 'vs ResNet-50', 'paired'])
 
 
 def main(argv: Sequence[str] = None) -> None:
