@@ -247,33 +247,42 @@ inline void set_conv_plane(T* __restrict__ out, const T* __restrict__ src,
   });
 }
 
-// row_col_sums for planes narrower than a vector: a row is one vector load
-// whose lanes from w on, the next rows', are masked off; the last rows,
-// where such a load would pass the plane's end, are read value by value.
-// Column sums gather in T over blocks of 64 rows.
-template <typename T>
-inline void narrow_row_col_sums(const T* __restrict__ plane, int64_t h,
-                                int64_t w, double* __restrict__ row_sum,
-                                double* __restrict__ col_sum) {
+// row_col_sums for planes NV vectors wide or less whose width is not a
+// multiple of a vector: a row is NV vector loads, the last masked from w on
+// (those lanes hold the next rows'); the last rows, where a load would
+// pass the plane's end, are read value by value. Column sums gather in T
+// over blocks of 64 rows.
+template <typename T, int NV>
+inline void short_row_col_sums(const T* __restrict__ plane, int64_t h,
+                               int64_t w, double* __restrict__ row_sum,
+                               double* __restrict__ col_sum) {
   using V = typename Vec32<T>::type;
   using U = typename Vec32<T>::unaligned;
   using B = typename Vec32<T>::bits;
-  const B keep = Vec32<T>::lanes_below(w);
+  constexpr int64_t L = Vec32<T>::lanes;
+  const B keep = Vec32<T>::lanes_below(w - (NV - 1) * L);
+  V cols[NV] = {};
+  auto flush = [&] {
+    for (int64_t x = 0; x < w; ++x) col_sum[x] += cols[x / L][x % L];
+    for (int j = 0; j < NV; ++j) cols[j] = V{};
+  };
   std::fill(col_sum, col_sum + w, 0.0);
-  V cols{};
   int64_t y = 0;
-  for (; y * w + Vec32<T>::lanes <= h * w; ++y) {
-    const V r = (V)((B)(*reinterpret_cast<const U*>(plane + y * w)) & keep);
-    cols += r;
-    T s = 0;
-    for (int64_t j = 0; j < Vec32<T>::lanes; ++j) s += r[j];
-    row_sum[y] = s;
-    if (y % 64 == 63) {
-      for (int64_t x = 0; x < w; ++x) col_sum[x] += cols[x];
-      cols = V{};
+  for (; y * w + NV * L <= h * w; ++y) {
+    const T* row = plane + y * w;
+    V total{};
+    for (int j = 0; j < NV; ++j) {
+      V r = *reinterpret_cast<const U*>(row + j * L);
+      if (j == NV - 1) r = (V)((B)r & keep);
+      cols[j] += r;
+      total += r;
     }
+    T s = 0;
+    for (int64_t j = 0; j < L; ++j) s += total[j];
+    row_sum[y] = s;
+    if (y % 64 == 63) flush();
   }
-  for (int64_t x = 0; x < w; ++x) col_sum[x] += cols[x];
+  flush();
   for (; y < h; ++y) {
     const T* row = plane + y * w;
     T s = 0;
@@ -290,9 +299,15 @@ template <typename T>
 inline void row_col_sums(const T* __restrict__ plane, int64_t h, int64_t w,
                          double* __restrict__ row_sum,
                          double* __restrict__ col_sum) {
-  if (w < Vec32<T>::lanes) {
-    narrow_row_col_sums(plane, h, w, row_sum, col_sum);
-    return;
+  constexpr int64_t L = Vec32<T>::lanes;
+  if (w % L != 0) {
+    switch ((w + L - 1) / L) {
+      case 1: return short_row_col_sums<T, 1>(plane, h, w, row_sum, col_sum);
+      case 2: return short_row_col_sums<T, 2>(plane, h, w, row_sum, col_sum);
+      case 3: return short_row_col_sums<T, 3>(plane, h, w, row_sum, col_sum);
+      case 4: return short_row_col_sums<T, 4>(plane, h, w, row_sum, col_sum);
+      default: break;
+    }
   }
   std::fill(col_sum, col_sum + w, 0.0);
   for (int64_t y = 0; y < h; ++y) {
@@ -326,11 +341,19 @@ void gate_plane(const EMAConsts<T>& k, const T* gates, int64_t ch,
     for (int64_t x = 0; x < w; ++x) row[x] = gw[x];
     for (; y * w + L <= h * w; ++y)
       *reinterpret_cast<U*>(out + y * w) = gh[y] * row;
+    for (; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) out[y * w + x] = gh[y] * gw[x];
+    return;
   }
+  // Whole vectors, the last one ending at w (overlapping the one before).
   for (; y < h; ++y) {
     const T a = gh[y];
-#pragma omp simd
-    for (int64_t x = 0; x < w; ++x) out[y * w + x] = a * gw[x];
+    T* row = out + y * w;
+    for (int64_t x = 0; x < w; x += L) {
+      const int64_t at = std::min(x, w - L);
+      *reinterpret_cast<U*>(row + at) =
+          a * *reinterpret_cast<const U*>(gw + at);
+    }
   }
 }
 

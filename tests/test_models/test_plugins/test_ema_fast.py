@@ -193,6 +193,8 @@ PARITY_CASES = [
     ((2, 64, 17, 19), 8),  # large plane: reductions and batched products
     ((1, 16, 33, 40), 2),
     ((1, 16, 70, 3), 2),  # narrower than a vector, over 64 rows
+    ((1, 16, 66, 27), 2),  # rows of 4 float vectors, the last masked
+    ((1, 32, 5, 13), 4),  # rows of 4 double vectors, the last masked
     ((2, 256, 6, 5), 32),  # the default factor
 ]
 
