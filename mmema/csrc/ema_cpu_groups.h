@@ -247,11 +247,31 @@ inline void set_conv_plane(T* __restrict__ out, const T* __restrict__ src,
   });
 }
 
+// The lane sums of L vectors t[0..L), as lane r of one vector: log2(L)
+// rounds that add the even and the odd lanes of neighbouring vectors.
+// Overwrites t.
+template <typename T>
+inline typename Vec32<T>::type lane_sums(typename Vec32<T>::type* t) {
+  using B = typename Vec32<T>::bits;
+  constexpr int64_t L = Vec32<T>::lanes;
+  B even, odd;
+  for (int64_t j = 0; j < L; ++j) {
+    even[j] = typename Vec32<T>::Int(2 * j);
+    odd[j] = typename Vec32<T>::Int(2 * j + 1);
+  }
+  for (int64_t n = L; n > 1; n /= 2)
+    for (int64_t j = 0; j < n / 2; ++j)
+      t[j] = __builtin_shuffle(t[2 * j], t[2 * j + 1], even) +
+             __builtin_shuffle(t[2 * j], t[2 * j + 1], odd);
+  return t[0];
+}
+
 // row_col_sums for planes NV vectors wide or less whose width is not a
 // multiple of a vector: a row is NV vector loads, the last masked from w on
 // (those lanes hold the next rows'); the last rows, where a load would
-// pass the plane's end, are read value by value. Column sums gather in T
-// over blocks of 64 rows.
+// pass the plane's end, are read value by value. Row sums come out L rows
+// at a time from lane_sums; column sums gather in T over blocks of 8 L
+// rows.
 template <typename T, int NV>
 inline void short_row_col_sums(const T* __restrict__ plane, int64_t h,
                                int64_t w, double* __restrict__ row_sum,
@@ -267,23 +287,27 @@ inline void short_row_col_sums(const T* __restrict__ plane, int64_t h,
     for (int j = 0; j < NV; ++j) cols[j] = V{};
   };
   std::fill(col_sum, col_sum + w, 0.0);
-  int64_t y = 0;
-  for (; y * w + NV * L <= h * w; ++y) {
-    const T* row = plane + y * w;
-    V total{};
-    for (int j = 0; j < NV; ++j) {
-      V r = *reinterpret_cast<const U*>(row + j * L);
-      if (j == NV - 1) r = (V)((B)r & keep);
-      cols[j] += r;
-      total += r;
+  V totals[L];
+  // Rows y with y * w + NV * L <= h * w.
+  const int64_t vector_rows = h * w >= NV * L ? (h * w - NV * L) / w + 1 : 0;
+  for (int64_t first = 0; first < vector_rows; first += L) {
+    const int64_t rows = std::min(L, vector_rows - first);
+    for (int64_t k = 0; k < L; ++k) totals[k] = V{};
+    for (int64_t k = 0; k < rows; ++k) {
+      const T* row = plane + (first + k) * w;
+      for (int j = 0; j < NV; ++j) {
+        V r = *reinterpret_cast<const U*>(row + j * L);
+        if (j == NV - 1) r = (V)((B)r & keep);
+        cols[j] += r;
+        totals[k] += r;
+      }
     }
-    T s = 0;
-    for (int64_t j = 0; j < L; ++j) s += total[j];
-    row_sum[y] = s;
-    if (y % 64 == 63) flush();
+    const V sums = lane_sums<T>(totals);
+    for (int64_t k = 0; k < rows; ++k) row_sum[first + k] = sums[k];
+    if ((first / L) % 8 == 7) flush();
   }
   flush();
-  for (; y < h; ++y) {
+  for (int64_t y = vector_rows; y < h; ++y) {
     const T* row = plane + y * w;
     T s = 0;
     for (int64_t x = 0; x < w; ++x) {
