@@ -49,7 +49,8 @@ def cpu_extension() -> Tuple[list, Dict[str, type]]:
     openmp = ['-fopenmp'] if sys.platform.startswith('linux') else []
     ext = CppExtension(
         'mmema._ext', [osp.join('mmema', 'csrc', 'ema_cpu.cpp')],
-        extra_compile_args=['-O3', '-fno-math-errno', '-fno-trapping-math'] +
+        extra_compile_args=['-O3', '-fno-wrapv', '-fno-math-errno',
+                            '-fno-trapping-math'] +
         openmp,
         extra_link_args=openmp,
         optional=True)
