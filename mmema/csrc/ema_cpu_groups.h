@@ -266,8 +266,8 @@ inline typename Vec32<T>::type lane_sums(typename Vec32<T>::type* t) {
   return t[0];
 }
 
-// row_col_sums for planes NV vectors wide or less whose width is not a
-// multiple of a vector: a row is NV vector loads, the last masked from w on
+// row_col_sums for rows of at most NV vectors: a row is NV vector loads,
+// the last masked from w on
 // (those lanes hold the next rows'); the last rows, where a load would
 // pass the plane's end, are read value by value. Row sums come out L rows
 // at a time from lane_sums; column sums gather in T over blocks of 8 L
@@ -324,14 +324,16 @@ inline void row_col_sums(const T* __restrict__ plane, int64_t h, int64_t w,
                          double* __restrict__ row_sum,
                          double* __restrict__ col_sum) {
   constexpr int64_t L = Vec32<T>::lanes;
-  if (w % L != 0) {
-    switch ((w + L - 1) / L) {
-      case 1: return short_row_col_sums<T, 1>(plane, h, w, row_sum, col_sum);
-      case 2: return short_row_col_sums<T, 2>(plane, h, w, row_sum, col_sum);
-      case 3: return short_row_col_sums<T, 3>(plane, h, w, row_sum, col_sum);
-      case 4: return short_row_col_sums<T, 4>(plane, h, w, row_sum, col_sum);
-      default: break;
-    }
+  switch ((w + L - 1) / L) {
+    case 1: return short_row_col_sums<T, 1>(plane, h, w, row_sum, col_sum);
+    case 2: return short_row_col_sums<T, 2>(plane, h, w, row_sum, col_sum);
+    case 3: return short_row_col_sums<T, 3>(plane, h, w, row_sum, col_sum);
+    case 4: return short_row_col_sums<T, 4>(plane, h, w, row_sum, col_sum);
+    case 5: return short_row_col_sums<T, 5>(plane, h, w, row_sum, col_sum);
+    case 6: return short_row_col_sums<T, 6>(plane, h, w, row_sum, col_sum);
+    case 7: return short_row_col_sums<T, 7>(plane, h, w, row_sum, col_sum);
+    case 8: return short_row_col_sums<T, 8>(plane, h, w, row_sum, col_sum);
+    default: break;
   }
   std::fill(col_sum, col_sum + w, 0.0);
   for (int64_t y = 0; y < h; ++y) {
