@@ -1,6 +1,7 @@
 # Copyright (c) mmema contributors. All rights reserved.
 """Install mmema: ``pip install -e .`` (the OpenMMLab stack must already be
 installed; ``tools/setup_env.sh`` does it on a fresh machine)."""
+import glob
 import os
 import os.path as osp
 import re
@@ -49,6 +50,8 @@ def cpu_extension() -> Tuple[list, Dict[str, type]]:
     openmp = ['-fopenmp'] if sys.platform.startswith('linux') else []
     ext = CppExtension(
         'mmema._ext', [osp.join('mmema', 'csrc', 'ema_cpu.cpp')],
+        # The headers too, so that build_ext rebuilds when only they change.
+        depends=glob.glob(osp.join('mmema', 'csrc', '*.h')),
         extra_compile_args=['-O3', '-fno-wrapv', '-fno-math-errno',
                             '-fno-trapping-math'] +
         openmp,
