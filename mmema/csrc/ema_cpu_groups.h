@@ -391,7 +391,7 @@ void gate_plane(const EMAConsts<T>& k, const T* gates, int64_t ch,
 template <typename T>
 void plane_sums(const T* __restrict__ g, const EMAConsts<T>& k,
                 const GroupState<T>& st, double* row_sum, double* col_sum) {
-  const int64_t h = k.h, w = k.w, area = h * w, len = h + w;
+  const int64_t h = k.h, w = k.w, area = h * w;
   for (int64_t ch = 0; ch < k.c; ++ch) {
     const T* gc = g + ch * area;
     row_col_sums(gc, h, w, row_sum, col_sum);
