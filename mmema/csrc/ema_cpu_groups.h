@@ -452,7 +452,8 @@ void conv3x3_mean_softmax(const EMAConsts<T>& k, const GroupState<T>& st,
 
 // The forward pass of one group: y = g * sigmoid(logits), where
 // logits = x11 @ conv3x3(g) + x21 @ gn(z). Scratch: t holds
-// 3 * h * w + 2 * (w + 1) + c_pad * (h + w + 1) values of T, zeroed by
+// (c + 2) * h * w + 2 * (w + 1) + c_pad * (h + w + 1) values of T (a large
+// plane's one sweep uses 3 * h * w of the first term), zeroed by
 // the caller (the padding of the padded plane stays zero), d holds h + w + c
 // doubles.
 template <typename T>
