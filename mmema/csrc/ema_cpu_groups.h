@@ -4,8 +4,9 @@
 // ema_cpu.cpp includes this file twice, into namespaces compiled for
 // different instruction sets, so it has no include guard and includes
 // nothing itself (<algorithm>, <bit>, <cmath>, <cstdint>, <type_traits>,
-// <utility> and ema_cpu_args.h come first). A group g is c contiguous planes of h x w; the loops run over a
-// whole plane (index i = y * w + x), so they vectorise for small planes too.
+// <utility> and ema_cpu_args.h come first). A group g is c contiguous
+// planes of h x w; the loops run over a whole plane (index i = y * w + x),
+// so they vectorise for small planes too.
 // Notation as in mmema/models/plugins/ema_ops/identities.py:
 // G = gate_h x gate_w, z = g * G is the GroupNorm input, p the gradient of
 // the logits. Taps index a 3x3 window as ky * 3 + kx.
@@ -226,9 +227,9 @@ inline void add_conv_plane(T* __restrict__ out, const T* __restrict__ src,
 }
 
 // out[i] = term(i) + the correlation of add_conv_plane, from three padded
-// copies of the source: src_r zeroed in the last column (read by taps
-// kx = 0), src and src_l zeroed in the first column (read by taps kx = 2),
-// so no masks are needed.
+// copies of the source, so no masks are needed: src_r zeroed in the last
+// column (read by taps kx = 0), src itself (kx = 1) and src_l zeroed in
+// the first column (kx = 2).
 template <typename T, typename F>
 inline void set_conv_plane(T* __restrict__ out, const T* __restrict__ src,
                            const T* __restrict__ src_l,
@@ -267,11 +268,10 @@ inline typename Vec32<T>::type lane_sums(typename Vec32<T>::type* t) {
 }
 
 // row_col_sums for rows of at most NV vectors: a row is NV vector loads,
-// the last masked from w on
-// (those lanes hold the next rows'); the last rows, where a load would
-// pass the plane's end, are read value by value. Row sums come out L rows
-// at a time from lane_sums; column sums gather in T over blocks of 8 L
-// rows.
+// the last masked from w on (those lanes hold the next rows'); the last
+// rows, where a load would pass the plane's end, are read value by value.
+// Row sums come out L rows at a time from lane_sums; column sums gather in
+// T over blocks of 8 L rows.
 template <typename T, int NV>
 inline void short_row_col_sums(const T* __restrict__ plane, int64_t h,
                                int64_t w, double* __restrict__ row_sum,
@@ -628,12 +628,12 @@ void backward_group(const T* __restrict__ g, const T* __restrict__ dy,
     const double rstd = st.rstd[ch], mean = st.mean[ch];
     const double centred = gr.sum_pz[ch] - mean * sum_p;
     dx21[ch] = double(k.gn_w[ch]) * rstd * centred + k.gn_b[ch] * sum_p;
+    dot += st.x21[ch] * dx21[ch];
     const double scale = double(k.gn_w[ch]) * rstd * st.x21[ch];
     const double mean_pz = rstd * centred / area;
     a[ch] = T(scale);
     b[ch] = T(-scale * rstd * mean_pz);
     e[ch] = T(-scale * sum_p / area + scale * rstd * mean_pz * mean);
-    dot += st.x21[ch] * dx21[ch];
   }
   for (int64_t o = 0; o < c; ++o) {
     gr.means3[o] = T(st.x21[o] * (dx21[o] - dot));

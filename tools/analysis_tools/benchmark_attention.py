@@ -365,12 +365,12 @@ def run_model(device: torch.device, args: argparse.Namespace) -> None:
     print(f'train step, batch {args.model_batch}, '
           f'{args.model_size}x{args.model_size}, EMA after_conv3 in all '
           'stages; paired: median over rounds of the ratio within a round')
-    plain = samples['ResNet-50']
+    medians = {name: statistics.median(s) for name, s in samples.items()}
+    plain = 'ResNet-50'
     print_table([[
-        name, f'{statistics.median(s):.1f}',
-        f'{statistics.median(s) / statistics.median(plain):.3f}',
-        f'{paired_ratio(s, plain):.3f}'
-    ] for name, s in samples.items()],
+        name, f'{ms:.1f}', f'{ms / medians[plain]:.3f}',
+        f'{paired_ratio(samples[name], samples[plain]):.3f}'
+    ] for name, ms in medians.items()],
                 ['model', 'step ms', 'vs ResNet-50', 'paired'])
 
 
