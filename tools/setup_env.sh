@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up mmema on a fresh CPU machine: a virtual environment in the checkout
-# (.venv) with the pinned OpenMMLab stack, mmcv 2.1.0 built with CPU ops from
-# its sdist (cached outside the checkout), and mmema installed in editable mode
-# with its fused CPU kernels (mmema/csrc) compiled in place.
+# (.venv) with the pinned OpenMMLab stack, mmcv 2.0.1 built with CPU ops from
+# its sdist (cached outside the checkout), mmdet, mmpretrain and mmyolo, and
+# mmema installed in editable mode with its fused CPU kernels (mmema/csrc)
+# compiled in place. mmcv stays below 2.1.0 because mmyolo 0.6.0 asserts it.
 #
 # Idempotent: a second run only checks the stamp and returns in seconds.
 # Environment:
@@ -17,7 +18,7 @@ CACHE="${MMEMA_CACHE:-$HOME/.cache/mmema}"
 PYTHON="${PYTHON:-python3}"
 TORCH_VERSION=2.14.1
 TORCHVISION_VERSION=0.29.1
-MMCV_VERSION=2.1.0
+MMCV_VERSION=2.0.1
 CONSTRAINTS="$ROOT/requirements/constraints.txt"
 
 log() { printf '[mmema setup] %s\n' "$*"; }
@@ -58,7 +59,7 @@ if ! compgen -G "$WHEEL_DIR/mmcv-*.whl" >/dev/null; then
         "mmcv==$MMCV_VERSION" -d "$BUILD_DIR"
     tar -xzf "$BUILD_DIR"/mmcv-"$MMCV_VERSION".tar.gz -C "$BUILD_DIR"
     SRC="$BUILD_DIR/mmcv-$MMCV_VERSION"
-    # torch >= 2.10 headers require C++20; mmcv 2.1.0 asks for C++14/17.
+    # torch >= 2.10 headers require C++20; mmcv 2.0.1 asks for C++14/17.
     sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' "$SRC/setup.py"
     (
         cd "$SRC"
@@ -78,7 +79,7 @@ fi
 log "installing mmcv from $WHEEL_DIR"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" "$WHEEL_DIR"/mmcv-*.whl
 
-log "installing mmdet, mmpretrain, pycocotools and the test tools"
+log "installing mmdet, mmpretrain, mmyolo, pycocotools and the test tools"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/pinned.txt" -r "$ROOT/requirements/tests.txt"
 
 log "installing mmema (editable)"
@@ -89,13 +90,13 @@ log "compiling mmema's fused CPU kernels (mmema/csrc, about 30 s)"
 (cd "$ROOT" && "$PY" setup.py -q build_ext --inplace >/dev/null)
 
 "$PY" - <<'PY'
-import mmcv, mmdet, mmengine, mmpretrain, torch, torchvision
+import mmcv, mmdet, mmengine, mmpretrain, mmyolo, torch, torchvision
 from mmcv.ops import nms  # compiled ops present
 import mmema
 import mmema._ext  # mmema's compiled CPU kernels
 print(f'[mmema setup] ok: torch {torch.__version__}, torchvision {torchvision.__version__}, '
       f'mmengine {mmengine.__version__}, mmcv {mmcv.__version__} (ops), mmdet {mmdet.__version__}, '
-      f'mmpretrain {mmpretrain.__version__}, mmema {mmema.__version__}')
+      f'mmpretrain {mmpretrain.__version__}, mmyolo {mmyolo.__version__}, mmema {mmema.__version__}')
 PY
 rm -f "$VENV"/.mmema-setup-*
 touch "$STAMP"
