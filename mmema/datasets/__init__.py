@@ -1,4 +1,5 @@
 # Copyright (c) mmema contributors. All rights reserved.
+from mmema.optional_deps import mmyolo_available
 from .converters import (ConversionSummary, VisDroneFormatError,
                          convert_visdrone)
 from .visdrone import VISDRONE_CLASSES, VisDroneDataset
@@ -7,3 +8,7 @@ __all__ = [
     'ConversionSummary', 'VISDRONE_CLASSES', 'VisDroneDataset',
     'VisDroneFormatError', 'convert_visdrone'
 ]
+
+if mmyolo_available():
+    from .yolov5_visdrone import YOLOv5VisDroneDataset  # noqa: F401
+    __all__ += ['YOLOv5VisDroneDataset']

@@ -55,6 +55,18 @@ DETECTION = {
         'stage3': 256,
         'stage4': 512
     },
+    'detection/yolov5_s-v61-ema_syncbn_fast_8xb16-300e_coco.py': {
+        'stage3': 256,
+        'stage4': 512
+    },
+    'detection/yolov8_s-ema_syncbn_fast_8xb16-500e_coco.py': {
+        'stage3': 256,
+        'stage4': 512
+    },
+    'detection/yolov8_n-ema_syncbn_fast_8xb16-500e_coco.py': {
+        'stage3': 128,
+        'stage4': 256
+    },
 }
 
 
@@ -71,6 +83,10 @@ def test_detection_config_ema_placement_and_baseline(name):
             stages.setdefault(stage, set()).add(module.in_channels)
             assert module.factor == 32
     assert stages == {s: {c} for s, c in DETECTION[name].items()}
+    if 'yolov' in name:
+        # Before SPPF: children of the stages' CSP layers, not of the stages.
+        assert {n for n, m in backbone.named_modules() if isinstance(m, EMA)
+                } == {'stage3.1.ema_attn', 'stage4.1.ema_attn'}
     if 'r50' in name:
         # Every bottleneck of stages 2-4: 4 + 6 + 3 blocks.
         assert sum(isinstance(m, EMA) for m in backbone.modules()) == 13
@@ -88,3 +104,18 @@ def test_yolox_baseline_matches_upstream_keys():
     ours, theirs = build_model(cfg), build_model(upstream)
     assert isinstance(ours.backbone, PluginCSPDarknet)
     assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+@pytest.mark.parametrize('attention', ['CA', 'CBAM', 'ECA', 'SA'])
+def test_yolov5s_ablations_put_mmemas_attention_where_ema_is(attention):
+    """mmyolo registers a CBAM of its own; the ablation builds mmema's."""
+    from mmema.models import plugins
+    cfg = Config.fromfile(
+        str(CONFIG_DIR / 'ablations' /
+            f'yolov5_s-v61-{attention.lower()}_syncbn_fast_8xb16-300e_coco.py'))
+    backbone = build_model(cfg).backbone
+    cls = getattr(plugins, attention)
+    placed = {(n, m.in_channels)
+              for n, m in backbone.named_modules() if isinstance(m, cls)}
+    abbr = cls._abbr_
+    assert placed == {(f'stage3.1.{abbr}', 256), (f'stage4.1.{abbr}', 512)}

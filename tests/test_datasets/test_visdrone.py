@@ -112,3 +112,35 @@ def test_visdrone_config_ignores_boxes_on_ignored_regions(dataset, stage):
     # Without the ignored instances the first box would be background.
     result = assigner.assign(InstanceData(priors=priors), sample.gt_instances)
     assert result.gt_inds.tolist() == [0, 0]
+
+
+def test_yolov5_visdrone_dataset_pads_batches_and_keeps_ignored_regions(
+        write_visdrone_split, tmp_path):
+    """The YOLO flavour reads the same json, in mmyolo's registry, with
+    mmyolo's batch-shape policy (one padded shape for each batch)."""
+    from mmyolo.registry import DATASETS as YOLO_DATASETS
+    split = write_visdrone_split(ANNOTATIONS, size=(96, 64))
+    coco, _ = convert_visdrone(str(split))
+    ann_file = tmp_path / 'val.json'
+    ann_file.write_text(json.dumps(coco))
+    with DefaultScope.overwrite_default_scope('mmyolo'):
+        dataset = YOLO_DATASETS.build(
+            dict(
+                type='YOLOv5VisDroneDataset',
+                data_root=str(split),
+                ann_file=str(ann_file),
+                data_prefix=dict(img='images/'),
+                test_mode=True,
+                batch_shapes_cfg=dict(
+                    type='BatchShapePolicy',
+                    batch_size=1,
+                    img_size=64,
+                    size_divisor=32,
+                    extra_pad_ratio=0.5),
+                pipeline=[]))
+    assert dataset.metainfo['classes'] == VISDRONE_CLASSES
+    info = dataset.get_data_info(0)
+    # h / w = 2/3 at img_size 64: ceil(64 * (2/3, 1) / 32 + 0.5) * 32.
+    assert tuple(info['batch_shape']) == (64, 96)
+    ignored = [i['bbox'] for i in info['instances'] if i['ignore_flag']]
+    assert IGNORED_REGION in ignored

@@ -50,3 +50,33 @@ def test_built_like_the_runner_and_trains_on_cpu(gloo_group):
     losses = model.train_step(dict(x=torch.ones(4, 2)), optim)
     assert losses['loss'] > 0
     assert not torch.equal(model.module.linear.weight, before)
+
+
+class SyncBNModel(ToyModel):
+    """A model as upstream recipes build it for several GPUs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.SyncBatchNorm(2)
+
+    def forward(self, x: torch.Tensor, mode: str = 'loss'):
+        return dict(loss=self.linear(self.norm(x)).pow(2).mean())
+
+
+def test_sync_bn_becomes_bn_and_trains_on_cpu(gloo_group):
+    module = SyncBNModel()
+    module.norm.weight.data.fill_(2.0)
+    model = CPUDistributedDataParallel(module=module, device_ids=[0])
+    norm = model.module.norm
+    # SyncBN runs on GPUs only; mmengine's BN of any dimension takes it.
+    assert isinstance(norm, nn.modules.batchnorm._BatchNorm)
+    assert not isinstance(norm, nn.SyncBatchNorm)
+    assert torch.equal(norm.weight, torch.full((2, ), 2.0))  # weights kept
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    x = torch.randn(4, 2)
+    # Reference: the BN forward of this one process's batch.
+    expected = model.module.linear(
+        nn.functional.batch_norm(x, None, None, norm.weight, norm.bias,
+                                 True)).pow(2).mean()
+    losses = model.train_step(dict(x=x), optim)
+    torch.testing.assert_close(losses['loss'], expected.detach())

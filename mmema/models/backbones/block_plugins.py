@@ -1,71 +1,15 @@
 # Copyright (c) mmema contributors. All rights reserved.
-"""mmdet's ``plugins`` form for residual blocks: select, build and run.
+"""mmdet's ``plugins`` form inside residual blocks: build and run.
 
-A plugin is ``dict(cfg=dict(type=..., postfix=...), stages=(...),
-position='after_conv1')``, exactly as mmdet's ``ResNet`` takes it. A backbone
-keeps the plugins of one stage with :func:`select_stage_plugins`; a block
-builds and runs them with :class:`BlockPluginsMixin`.
+A backbone keeps the specs of one stage with
+:func:`mmema.models.plugin_spec.select_stage_plugins`; a block builds and
+runs them at its named positions with :class:`BlockPluginsMixin`.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmcv.cnn import build_plugin_layer
 
-PLUGIN_EXAMPLE = ("dict(cfg=dict(type='EMA', factor=32), "
-                  "stages=(True, True, True, True), position='after_conv3')")
-
-
-def _check_plugin_dict(plugin: object, allowed_keys: Tuple[str, ...]) -> dict:
-    if not isinstance(plugin, dict):
-        raise TypeError(f'Each plugin must be a dict like {PLUGIN_EXAMPLE}, '
-                        f'got {plugin!r} ({type(plugin).__name__}).')
-    unknown = sorted(set(plugin) - set(allowed_keys))
-    if unknown:
-        raise KeyError(f'Plugin {plugin} has unknown keys {unknown}; allowed '
-                       f'keys are {list(allowed_keys)}. A postfix goes inside '
-                       "cfg: cfg=dict(type='EMA', postfix='_2').")
-    return plugin
-
-
-def _is_stage_mask(stages: object, num_stages: int) -> bool:
-    return (isinstance(stages, (list, tuple)) and len(stages) == num_stages
-            and all(isinstance(s, bool) for s in stages))
-
-
-def select_stage_plugins(plugins: Optional[Sequence[dict]], stage_idx: int,
-                         num_stages: int) -> List[dict]:
-    """Keep the plugins that apply to one stage, as mmdet's ResNet does.
-
-    A plugin without ``stages`` applies to every stage.
-
-    Args:
-        plugins (Sequence[dict], optional): Plugins of the whole backbone,
-            each with ``cfg``, ``position`` and optional ``stages`` (one bool
-            per stage).
-        stage_idx (int): Index of the stage being built, from 0.
-        num_stages (int): Number of stages of the backbone.
-
-    Returns:
-        list[dict]: Copies of the plugins for this stage, without ``stages``.
-    """
-    if plugins is None:
-        return []
-    if not isinstance(plugins, (list, tuple)):
-        raise TypeError(f'plugins must be a list of dicts like '
-                        f'[{PLUGIN_EXAMPLE}] or None, got {plugins!r}.')
-    stage_plugins = []
-    for plugin in plugins:
-        plugin = dict(
-            _check_plugin_dict(plugin, ('cfg', 'stages', 'position')))
-        stages = plugin.pop('stages', None)
-        if stages is not None and not _is_stage_mask(stages, num_stages):
-            raise ValueError(
-                f'Plugin {plugin}: stages must hold one bool per stage '
-                f'({num_stages} for this backbone), e.g. '
-                f'{tuple([True] * num_stages)}, got {stages!r}.')
-        if stages is None or stages[stage_idx]:
-            stage_plugins.append(plugin)
-    return stage_plugins
+from ..plugin_spec import add_plugin, build_plugin, check_plugin
 
 
 class BlockPluginsMixin:
@@ -93,47 +37,19 @@ class BlockPluginsMixin:
             position: []
             for position in channels
         }
+        host = type(self).__name__
         for plugin in plugins or ():
-            plugin = _check_plugin_dict(plugin, ('cfg', 'position'))
-            position = self._check_position(plugin)
-            cfg = plugin.get('cfg')
-            if not isinstance(cfg, dict) or 'type' not in cfg:
-                raise TypeError(
-                    f'Plugin {plugin}: cfg must be a dict with a '
-                    "'type', e.g. cfg=dict(type='EMA', factor=32).")
-            self._build_plugin(dict(cfg), position, channels[position])
-
-    def _check_position(self, plugin: dict) -> str:
-        positions = list(self.plugin_names)
-        position = plugin.get('position')
-        if position not in positions:
-            raise ValueError(
-                f'{type(self).__name__} has plugin positions {positions}, got '
-                f'position={position!r} in {plugin}. {positions[-1]!r} is '
-                'after the last conv+norm, before the residual add (where a '
-                "Bottleneck's 'after_conv3' is).")
-        return position
-
-    def _build_plugin(self, cfg: dict, position: str,
-                      in_channels: int) -> None:
-        postfix = cfg.pop('postfix', '')
-        where = (f'{type(self).__name__}: plugin {cfg} at {position} '
-                 f'(in_channels={in_channels})')
-        try:
-            name, layer = build_plugin_layer(
-                cfg, postfix=postfix, in_channels=in_channels)
-        except KeyError as err:
-            raise KeyError(f'{where}: {err}. Is the type registered? Import '
-                           'its package with custom_imports.') from err
-        except (TypeError, ValueError) as err:
-            raise type(err)(f'{where}: {err}') from err
-        if hasattr(self, name):
-            raise ValueError(
-                f'{where}: the block already has an attribute {name!r}. Give '
-                'each plugin of one type a distinct postfix in its cfg, e.g. '
-                f"cfg=dict(type={cfg['type']!r}, postfix='_2').")
-        self.add_module(name, layer)
-        self.plugin_names[position].append(name)
+            position = check_plugin(
+                plugin,
+                host,
+                positions=list(channels),
+                position_hint=f' {list(channels)[-1]!r} is after the last '
+                'conv+norm, before the residual add (where a '
+                "Bottleneck's 'after_conv3' is).")['position']
+            name, layer = build_plugin(plugin['cfg'], channels[position],
+                                       host, position)
+            add_plugin(self, name, layer, host)
+            self.plugin_names[position].append(name)
 
     def forward_plugins(self, x: torch.Tensor, position: str) -> torch.Tensor:
         """Run the plugins at ``position`` in order.

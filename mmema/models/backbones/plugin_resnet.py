@@ -6,8 +6,11 @@ from mmpretrain.models.backbones import ResNet, ResNet_CIFAR, ResNetV1d
 from mmpretrain.models.backbones.resnet import Bottleneck, ResLayer
 from mmpretrain.registry import MODELS
 
-from .block_plugins import select_stage_plugins
+from ..plugin_spec import select_stage_plugins
 from .plugin_blocks import PluginBasicBlock, PluginBottleneck
+
+#: Where blocks take plugins (basic blocks have no ``after_conv3``).
+BLOCK_POSITIONS = ('after_conv1', 'after_conv2', 'after_conv3')
 
 
 @MODELS.register_module()
@@ -64,8 +67,12 @@ class PluginResNet(ResNet):
         """
         # ResNet.__init__ appends each stage's name after building it.
         stage_idx = len(self.res_layers)
-        plugins = select_stage_plugins(self.plugins, stage_idx,
-                                       self.num_stages)
+        plugins = select_stage_plugins(
+            self.plugins,
+            stage_idx,
+            self.num_stages,
+            host=type(self).__name__,
+            positions=BLOCK_POSITIONS)
         return super().make_res_layer(plugins=plugins, **kwargs)
 
 
