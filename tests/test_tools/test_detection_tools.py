@@ -6,26 +6,21 @@ config that points it at a tiny COCO set written here: two 96 px images)
 for a couple of iterations, crash a run and resume it, evaluate the
 checkpoint with COCO bbox mAP, and train with two gloo processes.
 """
-import hashlib
 import json
-import os
 import re
-import socket
-import subprocess
 import sys
 from pathlib import Path
-from typing import List
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tool_runs import (CRASH_HOOK, REPO, crash_config, crash_then_resume,
+                       free_port, run, sha256)
 
 import mmema  # noqa: F401  (weights-only loading of the checkpoints)
 
-REPO = Path(__file__).resolve().parents[2]
 ENTRY_CONFIG = REPO / 'configs' / 'ema_faster-rcnn_r50.py'
-TIMEOUT = 600
 
 # Two images, 2 iterations per epoch at batch size 1.
 TINY_CONFIG = f"""
@@ -70,31 +65,6 @@ val_evaluator = dict(ann_file=data_root + 'annotations/val.json')
 test_evaluator = val_evaluator
 """
 
-CRASH_HOOK = '''
-from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
-
-
-@HOOKS.register_module()
-class CrashAtIter(Hook):
-    """Kill the run after the given (0-based) training iteration."""
-
-    def __init__(self, iteration):
-        self.iteration = iteration
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
-                         outputs=None):
-        if runner.iter == self.iteration:
-            raise RuntimeError(f'simulated crash at iteration {runner.iter}')
-'''
-
-CRASH_CONFIG = """
-_base_ = './tiny.py'
-custom_imports = dict(imports=['mmema', 'crash_hook'],
-                      allow_failed_imports=False)
-custom_hooks = [dict(type='CrashAtIter', iteration=2)]
-"""
-
 SHORT_RUN = [
     '--cfg-options', 'train_cfg.max_epochs=2',
     'default_hooks.logger.interval=1'
@@ -133,30 +103,13 @@ def write_tiny_coco(root: Path) -> None:
         (root / 'annotations' / f'{split}.json').write_text(json.dumps(coco))
 
 
-def run(args: List[str], tmp: Path, **env: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        args,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='',
-                 PYTHONPATH=os.pathsep.join([str(REPO), str(tmp)]), **env))
-    proc.output = proc.stdout + proc.stderr
-    return proc
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory) -> Path:
     """A folder with the tiny COCO set, tiny.py and the crash config."""
     tmp = tmp_path_factory.mktemp('detection_tools')
     write_tiny_coco(tmp / 'coco')
     (tmp / 'tiny.py').write_text(TINY_CONFIG.format(root=tmp / 'coco'))
-    (tmp / 'tiny_crash.py').write_text(CRASH_CONFIG)
+    (tmp / 'tiny_crash.py').write_text(crash_config(iteration=2))
     (tmp / 'crash_hook.py').write_text(CRASH_HOOK)
     return tmp
 
@@ -164,22 +117,7 @@ def tiny(tmp_path_factory) -> Path:
 @pytest.fixture(scope='module')
 def crashed_then_resumed(tiny) -> dict:
     """Train 2 epochs, crash in epoch 2, then ``--resume``."""
-    work_dir = tiny / 'work_dir'
-    train = [sys.executable, 'tools/train.py']
-    crashed = run(train + [
-        str(tiny / 'tiny_crash.py'), '--work-dir', str(work_dir)
-    ] + SHORT_RUN, tiny)
-    epoch_1 = work_dir / 'epoch_1.pth'
-    state = dict(
-        crashed=crashed,
-        epoch_1_exists=epoch_1.is_file(),
-        epoch_2_exists_after_crash=(work_dir / 'epoch_2.pth').exists(),
-        epoch_1_sha=sha256(epoch_1) if epoch_1.is_file() else None)
-    state['resumed'] = run(
-        train + [str(tiny / 'tiny.py'), '--work-dir',
-                 str(work_dir), '--resume'] + SHORT_RUN, tiny)
-    state['work_dir'] = work_dir
-    return state
+    return crash_then_resume(tiny, SHORT_RUN)
 
 
 def test_crash_leaves_the_last_epoch_checkpoint(crashed_then_resumed):
@@ -224,12 +162,6 @@ def test_test_tool_prints_coco_bbox_map(tiny, crashed_then_resumed):
     assert 'Average Precision  (AP) @[ IoU=0.50:0.95' in proc.output
     assert re.search(r'coco/bbox_mAP: \d\.\d+', proc.output)
     assert f'Load checkpoint from {checkpoint}' in proc.output
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_dist_train_two_cpu_processes(tiny):
