@@ -1,11 +1,12 @@
 # Copyright (c) mmema contributors. All rights reserved.
-"""The demo: EMA Faster R-CNN trained and tested on generated shapes.
+"""The demo: an EMA detector trained and tested on generated shapes.
 
-    python tools/run_demo.py [--baseline] [--work-dir work_dirs/demo]
+    python tools/run_demo.py [--yolo] [--baseline] [--work-dir DIR]
         [--config CONFIG] [--cfg-options KEY=VALUE ...]
 
 Draws a small COCO-format data set (``{work-dir}/data``), trains the
-detector of ``configs/demo/ema_faster-rcnn_r50_demo.py`` on the CPU,
+detector of ``configs/demo/ema_faster-rcnn_r50_demo.py`` (with ``--yolo``:
+``configs/demo/yolov5_s-v61-ema_demo.py``, YOLOv5s-EMA) on the CPU,
 evaluates it with CocoMetric and writes into ``{work-dir}/ema`` (or
 ``/baseline``, the same run without EMA): the checkpoint, and in the run's
 timestamped folder the log, the detections drawn on the validation images
@@ -24,30 +25,45 @@ from mmema.demo.demo_run import (DemoResult, generate_demo_data,
                                  keep_previous_run, load_results,
                                  prepare_demo_config, run_demo)
 
-DEFAULT_CONFIG = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'demo',
-    'ema_faster-rcnn_r50_demo.py')
+DEMO_CONFIGS = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'demo')
+#: Demo config and output folder of each detector.
+DEMOS = {
+    'faster-rcnn': (osp.join(DEMO_CONFIGS, 'ema_faster-rcnn_r50_demo.py'),
+                    'work_dirs/demo'),
+    'yolo': (osp.join(DEMO_CONFIGS, 'yolov5_s-v61-ema_demo.py'),
+             'work_dirs/demo_yolo'),
+}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Train and test EMA Faster R-CNN on generated shapes')
+        description='Train and test an EMA detector on generated shapes')
+    parser.add_argument(
+        '--yolo',
+        action='store_true',
+        help='YOLOv5s-EMA (mmyolo) instead of EMA Faster R-CNN')
     parser.add_argument(
         '--baseline',
         action='store_true',
         help='the same run without EMA (into {work-dir}/baseline)')
     parser.add_argument(
         '--work-dir',
-        default='work_dirs/demo',
-        help='output folder (default: work_dirs/demo)')
+        help='output folder (default: work_dirs/demo, with --yolo '
+        'work_dirs/demo_yolo)')
     parser.add_argument(
-        '--config', default=DEFAULT_CONFIG, help='demo config file')
+        '--config',
+        help='demo config file (default: the detector\'s, in configs/demo)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. train_cfg.max_epochs=1')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    config, work_dir = DEMOS['yolo' if args.yolo else 'faster-rcnn']
+    args.config = args.config or config
+    args.work_dir = args.work_dir or work_dir
+    return args
 
 
 def print_result(result: DemoResult, total_seconds: float) -> None:

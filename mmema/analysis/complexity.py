@@ -7,12 +7,17 @@ from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+from mmcv.cnn import ConvModule
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmema.models.plugins import EMA
+from mmema.models.plugins import CA, CBAM, ECA, EMA, NAM, SA, SE
 from .ema_removal import strip_ema
+
+#: mmema's attention plugins, by the names the paper's tables use.
+ATTENTION_TYPES = (SE, CA, CBAM, ECA, SA, NAM, EMA)
 
 
 @dataclass(frozen=True)
@@ -21,7 +26,10 @@ class Complexity:
 
     Args:
         name (str): Row label, e.g. ``'with EMA'``.
+        attention (str): The model's attention (:func:`attention_name`).
         params (int): Parameters of the whole model.
+        params_bn_folded (int): Parameters once the BN of every conv block
+            is folded into its conv (:func:`bn_folded_params`).
         flops (int): FLOPs (multiply-adds, as mmengine counts them) of one
             forward pass at the measured shape.
         ema_params (int): Parameters inside EMA layers.
@@ -29,10 +37,54 @@ class Complexity:
     """
 
     name: str
+    attention: str
     params: int
+    params_bn_folded: int
     flops: int
     ema_params: int
     ema_flops: int
+
+
+def attention_name(model: nn.Module) -> str:
+    """The attention a model holds, as the paper's tables name it.
+
+    Args:
+        model (nn.Module): The model.
+
+    Returns:
+        str: The class names of mmema's attention plugins in the model,
+        joined by ``'+'`` (``'EMA'``, ``'CA'``), or ``'baseline'``.
+    """
+    names = sorted({
+        type(m).__name__
+        for m in model.modules() if isinstance(m, ATTENTION_TYPES)
+    })
+    return '+'.join(names) or 'baseline'
+
+
+def bn_folded_params(model: nn.Module) -> int:
+    """Parameters of ``model`` once each conv block's BN is folded away.
+
+    What YOLOv5's ``model.fuse()`` does before its validation and detection
+    scripts print a model summary: the BN of every conv + BN (+ act) block
+    (mmcv's ``ConvModule``, YOLOv5's ``Conv``) becomes the conv's bias, so
+    the block loses the BN's weight and bias and gains a bias if the conv
+    had none. Other norms (EMA's GroupNorm, a plugin's own BN) stay.
+
+    Args:
+        model (nn.Module): The model.
+
+    Returns:
+        int: The parameter count after folding.
+    """
+    total = sum(p.numel() for p in model.parameters())
+    for module in model.modules():
+        if (isinstance(module, ConvModule) and module.with_norm
+                and isinstance(module.norm, _BatchNorm)):
+            total -= sum(p.numel() for p in module.norm.parameters())
+            if module.conv.bias is None:
+                total += module.conv.out_channels
+    return total
 
 
 def _dummy_data_samples(model: nn.Module, shape: Tuple[int,
@@ -93,7 +145,9 @@ def measure_complexity(name: str, model_cfg: dict, scope: Optional[str],
     ema_names = [n for n, m in model.named_modules() if isinstance(m, EMA)]
     return Complexity(
         name=name,
+        attention=attention_name(model),
         params=params[''],
+        params_bn_folded=bn_folded_params(model),
         flops=by_module[''],
         ema_params=sum(params[n] for n in ema_names),
         ema_flops=sum(by_module[n] for n in ema_names))

@@ -1,5 +1,6 @@
 # Copyright (c) mmema contributors. All rights reserved.
 """The demo's run: its config handling, and the whole pipeline shrunk."""
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -48,6 +49,26 @@ def test_baseline_is_the_same_config_without_ema(demo_cfg, tmp_path):
         prepare_demo_config(baseline, str(tmp_path), baseline=True)
 
 
+def load_tool(name: str):
+    """A script of tools/ as a module (its functions, not its main)."""
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_yolo_demo_is_yolov5s_ema_into_its_own_folder(tmp_path):
+    parse_args = load_tool('run_demo').parse_args
+    args = parse_args(['--yolo'])
+    assert args.work_dir == 'work_dirs/demo_yolo'
+    cfg = prepare_demo_config(
+        Config.fromfile(args.config), str(tmp_path), baseline=True)
+    assert cfg.model.backbone.type == 'PluginYOLOv5CSPDarknet'
+    assert cfg.model.backbone.plugins is None
+    assert parse_args([]).config == DEMO_CONFIG
+
+
 def test_previous_run_is_kept(tmp_path):
     run_dir = tmp_path / 'ema'
     assert keep_previous_run(str(run_dir)) is None
@@ -59,10 +80,12 @@ def test_previous_run_is_kept(tmp_path):
         assert f.read() == b'weights'
 
 
-def test_demo_end_to_end_on_a_shrunk_setting(tmp_path):
+@pytest.mark.parametrize('detector', [[], ['--yolo']],
+                         ids=['faster-rcnn', 'yolo'])
+def test_demo_end_to_end_on_a_shrunk_setting(tmp_path, detector):
     """The full demo pipeline on 4 training and 2 validation images."""
     result = subprocess.run([
-        sys.executable, 'tools/run_demo.py', '--work-dir',
+        sys.executable, 'tools/run_demo.py', *detector, '--work-dir',
         str(tmp_path), '--cfg-options', 'demo_data.num_train=4',
         'demo_data.num_val=2', 'train_cfg.max_epochs=1',
         'train_dataloader.batch_size=2'

@@ -67,3 +67,18 @@ def test_ema_config_and_baseline_config_agree():
     # --paper puts the paper's cells beside the builds.
     assert ema_rows['with EMA'][4:] == ['23.85', '-']
     assert ema_rows['without EMA'][4:] == ['23.71', '-']
+
+
+def test_yolo_ablation_sits_beside_its_attentions_paper_row():
+    """A config without EMA is compared with the paper's row of the
+    attention it holds; YOLO tables add the paper's counting."""
+    out = get_flops(
+        'configs/ablations/yolov5_s-v61-ca_syncbn_fast_8xb16-300e_coco.py',
+        '--paper')
+    header = next(line for line in out.splitlines() if 'model' in line)
+    assert 'Params (M), BN folded' in header and 'GFLOPs x2' in header
+    row = table_rows(out)['as configured']
+    # CA's 32,328 parameters in mmema's CA, BN folded: the paper's 7.26M.
+    assert row[:1] + row[4:5] + row[6:] == ['7.27', '7.26', '7.26', '16.5']
+    assert float(row[5]) == pytest.approx(2 * float(row[1]), abs=2e-3)
+    assert "paper counting: YOLOv5's model summary" in out

@@ -22,15 +22,6 @@ from mmema.analysis.paper_lookup import paper_table_for
 from mmema.analysis.paper_numbers import (PAPER_TABLES, PaperTable,
                                           get_paper_table)
 
-#: Row label of a measurement -> the paper row it sits beside (a config
-#: without EMA is a baseline).
-PAPER_ROW_OF = {
-    'with EMA': 'EMA',
-    'without EMA': 'baseline',
-    'as configured': 'baseline'
-}
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Params and FLOPs of a model with and without EMA')
@@ -59,10 +50,28 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def paper_cells(paper: PaperTable, attention: str) -> List[str]:
+    """The paper's Params and GFLOPs for ``attention``; '-' where the table
+    has no such row or cell."""
+    if attention not in paper.attentions:
+        return ['-', '-']
+    row = paper.row(attention)
+    return [
+        f'{row.params_m:.{row.params_decimals}f}',
+        '-' if row.gflops is None else f'{row.gflops:g}'
+    ]
+
+
 def complexity_table(rows: List[Complexity],
                      paper: Optional[PaperTable]) -> str:
     """Rows of measurements (and paper cells) as a Markdown table."""
     header = ['model', 'Params (M)', 'GFLOPs', 'EMA Params (M)', 'EMA GFLOPs']
+    paper_counting = paper is not None and paper.counting
+    if paper_counting:
+        header += [
+            'Params (M), BN folded',
+            f'GFLOPs x{paper.flops_per_multiply_add}'
+        ]
     if paper is not None:
         header += ['paper Params (M)', 'paper GFLOPs']
     cells = []
@@ -74,12 +83,14 @@ def complexity_table(rows: List[Complexity],
             format_count(row.ema_params, 1e6, 3),
             format_count(row.ema_flops, 1e9, 3)
         ]
-        if paper is not None:
-            paper_row = paper.row(PAPER_ROW_OF[row.name])
+        if paper_counting:
             line += [
-                f'{paper_row.params_m:.{paper_row.params_decimals}f}',
-                '-' if paper_row.gflops is None else f'{paper_row.gflops:g}'
+                format_count(row.params_bn_folded),
+                format_count(row.flops * paper.flops_per_multiply_add, 1e9,
+                             3)
             ]
+        if paper is not None:
+            line += paper_cells(paper, row.attention)
         cells.append(line)
     return format_table(header, cells)
 
@@ -113,6 +124,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if paper is not None:
         print(f'paper cells: {paper.title} (paper model: {paper.model}, '
               f'input {paper.input_size[0]}x{paper.input_size[1]})')
+        if paper.counting:
+            print(f'paper counting: {paper.counting}.')
     print('FLOPs as counted by mmengine.analysis (one multiply-add = 1 FLOP).')
 
 
