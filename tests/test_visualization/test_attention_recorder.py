@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from mmema.models.plugins import EMA
-from mmema.testing import PublishedEMA
+from mmema.models.plugins.ema_paths import ReferenceEMA
 from mmema.visualization import EMAAttentionRecorder, stage_name
 
 
@@ -22,7 +22,7 @@ def test_stage_name(layer, stage):
 
 def published_attention(x: torch.Tensor, layer: EMA) -> torch.Tensor:
     """The published EMA's gate, recovered as output / input (B, H, W)."""
-    published = PublishedEMA(layer.in_channels, layer.factor).double()
+    published = ReferenceEMA(layer.in_channels, layer.factor).double()
     published.load_state_dict(layer.state_dict(), strict=False)
     b, c, h, w = x.shape
     ratio = published(x) / x  # sigmoid(weights), repeated over channels

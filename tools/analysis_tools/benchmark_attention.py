@@ -36,8 +36,8 @@ from mmengine.registry import MODELS
 from torch.profiler import ProfilerActivity, profile
 
 import mmema  # noqa: F401  (registers EMA and the other attentions)
-from mmema.models.plugins.ema_ops import implementation_name
-from mmema.testing import PublishedEMA
+from mmema.models.plugins.ema_paths import implementation_name
+from mmema.models.plugins.ema_paths import ReferenceEMA
 
 SHAPES = ((8, 256, 56, 56), (8, 512, 28, 28), (8, 1024, 14, 14),
           (8, 2048, 7, 7), (2, 256, 200, 304))
@@ -173,7 +173,7 @@ def build_modules(channels: int,
     same weights, and the other attentions registered in ``MODELS``."""
     from mmdet.models.backbones.resnet import Bottleneck
     ema = MODELS.build(dict(type='EMA', in_channels=channels))
-    reference = PublishedEMA(channels)
+    reference = ReferenceEMA(channels)
     reference.load_state_dict(ema.state_dict())
     modules = {
         'bottleneck': Bottleneck(channels, channels // 4),
@@ -325,8 +325,8 @@ def with_published_ema(model: Classifier) -> Classifier:
     """Swap every EMA of ``model`` for the published EMA, same weights."""
     for block in model.modules():
         ema = getattr(block, 'ema_attn', None)
-        if ema is not None and not isinstance(ema, PublishedEMA):
-            reference = PublishedEMA(ema.in_channels, ema.factor)
+        if ema is not None and not isinstance(ema, ReferenceEMA):
+            reference = ReferenceEMA(ema.in_channels, ema.factor)
             reference.load_state_dict(ema.state_dict())
             block.ema_attn = reference
     return model

@@ -25,7 +25,7 @@ from typing import Dict, List, Tuple
 import torch
 
 from mmema.models.plugins import EMA
-from mmema.testing import PublishedEMA
+from mmema.models.plugins.ema_paths import ReferenceEMA
 
 os.environ['MMEMA_EMA_TRITON'] = '1'
 sys.path.insert(0, str(Path(__file__).parent))
@@ -73,7 +73,7 @@ def parity() -> bool:
         with torch.no_grad():
             for p in ema.parameters():
                 p.copy_(torch.randn_like(p) * 0.5)
-        published = PublishedEMA(shape[1], factor).cuda()
+        published = ReferenceEMA(shape[1], factor).cuda()
         published.load_state_dict(ema.state_dict())
         x = torch.randn(shape, device='cuda')
         grad = torch.randn(shape, device='cuda')

@@ -1,5 +1,18 @@
 # Copyright (c) mmema contributors. All rights reserved.
-"""EMA: Efficient Multi-Scale Attention (Ouyang et al., ICASSP 2023)."""
+"""EMA: Efficient Multi-Scale Attention (Ouyang et al., ICASSP 2023).
+
+The module holds EMA's parameters and picks a path for each input
+(:mod:`.ema_paths.dispatch`); every path computes the published function
+of :func:`.ema_paths.ema_reference`, and the tests hold each to it:
+
+* CPU tensors: the compiled kernels of ``mmema/csrc`` under one autograd
+  function (:mod:`.ema_paths.cpu`);
+* CUDA tensors with ``MMEMA_EMA_TRITON=1``: Triton kernels
+  (:mod:`.ema_paths.triton`);
+* while a tracer, exporter or compiler records the graph, on other devices
+  and without the compiled kernels: a composite of standard ops on EMA's
+  exact identities (:mod:`.ema_paths.composite`).
+"""
 from typing import List, Optional, Union
 
 import torch
@@ -8,7 +21,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
 from .arg_checks import check_feature_map, check_int
-from .ema_ops import EMAParams, ema_logits_composite, fused_ema
+from .ema_paths import EMAParams, ema_logits_composite, fused_ema
 
 
 def _divisors(n: int) -> List[int]:
@@ -111,7 +124,7 @@ class EMA(BaseModule):
 
         CPU and CUDA tensors take a fused implementation with a hand-written
         backward; tracers and compilers see a composite of standard ops.
-        Both compute the published function (see ``ema_ops``).
+        All compute the published function (see the module docstring).
 
         Args:
             x (Tensor): Input of shape (B, C, H, W).

@@ -12,7 +12,7 @@ from mmcv.cnn import build_plugin_layer
 from mmengine.registry import MODELS, DefaultScope
 
 from mmema.models.plugins import EMA
-from mmema.testing import PublishedEMA
+from mmema.models.plugins.ema_paths import ReferenceEMA
 
 OFFICIAL_KEYS = {
     'conv1x1.weight', 'conv1x1.bias', 'conv3x3.weight', 'conv3x3.bias',
@@ -109,7 +109,7 @@ def test_state_dict_is_the_official_modules():
     gen = torch.Generator().manual_seed(0)
     module = EMA(64, factor=8).double()
     assert set(module.state_dict()) == OFFICIAL_KEYS
-    published = PublishedEMA(64, factor=8).double()
+    published = ReferenceEMA(64, factor=8).double()
     assert set(published.state_dict()) == OFFICIAL_KEYS
     randomize_(published, gen)
     module.load_state_dict(published.state_dict(), strict=True)
@@ -226,7 +226,7 @@ def test_bad_input_fails_in_forward_with_message(shape, match):
                                    (2, 64, 1, 13)])
 def test_odd_sizes_and_batch_one_match_published(shape):
     gen = torch.Generator().manual_seed(sum(shape))
-    published = PublishedEMA(64, factor=8).double()
+    published = ReferenceEMA(64, factor=8).double()
     randomize_(published, gen)
     module = EMA(64, factor=8).double()
     module.load_state_dict(published.state_dict())

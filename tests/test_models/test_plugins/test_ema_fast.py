@@ -14,19 +14,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmema.models.plugins import EMA
-from mmema.models.plugins.ema_ops import cpu_ops, dispatch
-from mmema.models.plugins.ema_ops.composite import ema_logits_composite
-from mmema.models.plugins.ema_ops.cpu_function import FusedCPUEMAFunction
-from mmema.models.plugins.ema_ops.identities import (conv3x3_channel_means,
-                                                     cross_spatial_kernel,
-                                                     edge_selector,
-                                                     plane_corners,
-                                                     window_operator,
-                                                     window_sums)
-from mmema.models.plugins.ema_ops.neighbourhood import (
-    corner_index, neighbour_taps, single_output_conv3x3, sum_shifted_taps)
-from mmema.models.plugins.ema_ops.plane_ops import PlaneOps
-from mmema.testing import PublishedEMA
+from mmema.models.plugins.ema_paths import ReferenceEMA, cpu, dispatch
+from mmema.models.plugins.ema_paths.composite import (ema_logits_composite,
+                                                      single_output_conv3x3)
+from mmema.models.plugins.ema_paths.cpu import FusedCPUEMAFunction
+from mmema.models.plugins.ema_paths.identities import (conv3x3_channel_means,
+                                                       corner_index,
+                                                       cross_spatial_kernel,
+                                                       edge_selector,
+                                                       plane_corners,
+                                                       window_operator,
+                                                       window_sums)
 
 PLANE_SIZES = [(1, 1), (1, 6), (5, 1), (7, 9), (8, 12), (11, 10), (17, 19),
                (33, 40)]
@@ -59,7 +57,7 @@ def published_run(x: torch.Tensor, grad: torch.Tensor, state: dict,
                   factor: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """Output and gradients (input under 'x') of the published EMA, in
     float64."""
-    reference = PublishedEMA(x.shape[1], factor).double()
+    reference = ReferenceEMA(x.shape[1], factor).double()
     reference.load_state_dict(state)
     x = x.detach().double().requires_grad_(True)
     out = reference(x)
@@ -145,38 +143,13 @@ def test_x11_through_conv3x3_is_one_single_output_conv():
 
 
 @pytest.mark.parametrize('h,w', PLANE_SIZES)
-def test_neighbourhood_and_plane_ops_equal_their_definitions(h, w):
+def test_single_output_conv3x3_equals_its_definition(h, w):
     gen = torch.Generator().manual_seed(h * 10 + w)
     g = torch.randn(3, 5, h, w, generator=gen, dtype=torch.float64)
-    p = torch.randn(3, 1, h, w, generator=gen, dtype=torch.float64)
     kernel = torch.randn(1, 5, 3, 3, generator=gen, dtype=torch.float64)
-    conv = F.conv2d(g, kernel, padding=1)
     taps = kernel.view(5, 9).t()
-    unfolded = F.unfold(p, 3, padding=1)
-    torch.testing.assert_close(neighbour_taps(p), unfolded, rtol=0, atol=0)
-    torch.testing.assert_close(single_output_conv3x3(g, taps.flip(0)), conv)
-    per_tap = torch.matmul(taps, g.view(3, 5, -1)).view(3, 9, h, w)
-    torch.testing.assert_close(sum_shifted_taps(per_tap), conv[:, 0])
-    ops = PlaneOps(h, w, g)
-    corners = g.view(3, 5, -1)[..., [0, w - 1, (h - 1) * w, h * w - 1]]
-    torch.testing.assert_close(
-        ops.borders(g, g.new_empty(3, 5, h + w + 4)),
-        torch.cat([g.sum(3), g.sum(2), corners], -1))
-    torch.testing.assert_close(ops.conv(g, taps), conv.view(3, -1))
-    torch.testing.assert_close(ops.taps(p), unfolded)
-    # The low-rank gradient term is the adjoint of (means, window sums).
-    mean_grads = torch.randn(3, 5, h + w, generator=gen, dtype=torch.float64)
-    window_grads = torch.randn(3, 5, 9, generator=gen, dtype=torch.float64)
-    probe = g.clone().requires_grad_(True)
-    windows = F.unfold(probe.view(15, 1, h, w), 3,
-                       padding=1).view(3, 5, 9, -1).sum(-1)
-    forward = (probe.sum(3) * mean_grads[..., :h]).sum() + (
-        probe.sum(2) * mean_grads[..., h:]).sum() + (
-            windows * window_grads).sum()
-    (expected, ) = torch.autograd.grad(forward, probe)
-    grad_g = torch.zeros_like(g)
-    ops.add_low_rank(grad_g, mean_grads, window_grads)
-    torch.testing.assert_close(grad_g, expected)
+    torch.testing.assert_close(single_output_conv3x3(g, taps.flip(0)),
+                               F.conv2d(g, kernel, padding=1))
 
 
 # --------------------------------------------------------------------------
@@ -259,7 +232,7 @@ def test_results_do_not_depend_on_the_thread_count():
 
 BASELINE_CHECK = textwrap.dedent('''
     import torch
-    from mmema.models.plugins.ema_ops.cpu_ops import cpu_ops_available
+    from mmema.models.plugins.ema_paths.cpu import cpu_ops_available
     assert cpu_ops_available()
     print(torch.ops.mmema.ema_cpu_isa())
 ''')
@@ -310,9 +283,9 @@ def test_missing_kernels_warn_and_say_how_to_build(monkeypatch):
     def fail(name):
         raise ImportError(f'No module named {name!r}')
 
-    monkeypatch.setattr(cpu_ops.importlib, 'import_module', fail)
+    monkeypatch.setattr(cpu.importlib, 'import_module', fail)
     with pytest.warns(UserWarning, match='build_ext --inplace'):
-        assert cpu_ops.cpu_ops_available.__wrapped__() is False
+        assert cpu.cpu_ops_available.__wrapped__() is False
 
 
 def kernel_args(x: torch.Tensor, factor: int) -> list:
@@ -333,7 +306,7 @@ def kernel_args(x: torch.Tensor, factor: int) -> list:
     (lambda a: a.__setitem__(2, a[2].double()), 'conv1x1.weight must be'),
 ])
 def test_kernel_ops_reject_bad_arguments(change, message):
-    assert cpu_ops.cpu_ops_available()
+    assert cpu.cpu_ops_available()
     args = kernel_args(torch.randn(2, 16, 5, 6), 4)
     change(args)
     with pytest.raises(RuntimeError, match=message):
@@ -348,7 +321,7 @@ def test_float32_error_on_large_mean_input_stays_below_published():
     grad = torch.randn(shape, generator=gen, dtype=torch.float64)
     expected, expected_grads = published_run(x, grad, module.state_dict(),
                                              factor)
-    published = PublishedEMA(64, factor)
+    published = ReferenceEMA(64, factor)
     published.load_state_dict(module.state_dict())
     errors = {}
     for name, model in (('ours', module), ('published', published)):
@@ -417,7 +390,7 @@ def test_tracers_and_compilers_get_the_composite_path(monkeypatch):
 def test_composite_logits_match_published_weights():
     module = randomize_(EMA(48, 4), 12).double()
     x = torch.randn(3, 48, 7, 4, dtype=torch.float64)
-    reference = PublishedEMA(48, 4).double()
+    reference = ReferenceEMA(48, 4).double()
     reference.load_state_dict(module.state_dict())
     g = x.reshape(12, 12, 7, 4)
     logits = ema_logits_composite(g, module.ema_params())
@@ -426,7 +399,7 @@ def test_composite_logits_match_published_weights():
 
 
 def test_gradcheck_of_the_cpu_function():
-    assert cpu_ops.cpu_ops_available()
+    assert cpu.cpu_ops_available()
     gen = torch.Generator().manual_seed(13)
     module = randomize_(EMA(8, 2), 14).double()
     x = torch.randn(2, 8, 4, 3, generator=gen, dtype=torch.float64,
@@ -475,12 +448,11 @@ def test_inference_mode_matches_grad_mode():
 
 TRITON_CHECK = textwrap.dedent('''
     import torch
-    from mmema.models.plugins.ema_ops.cpu_function import (
-        FusedCPUEMAFunction)
-    from mmema.models.plugins.ema_ops.cpu_ops import cpu_ops_available
-    from mmema.models.plugins.ema_ops.triton_function import (
+    from mmema.models.plugins.ema_paths.cpu import (FusedCPUEMAFunction,
+                                                    cpu_ops_available)
+    from mmema.models.plugins.ema_paths.triton.function import (
         TritonEMAFunction)
-    from mmema.testing import PublishedEMA
+    from mmema.models.plugins.ema_paths import ReferenceEMA
     assert cpu_ops_available()
     for (shape, factor, dtype, rel) in [((2, 16, 5, 7), 4, torch.float32,
                                          1e-5),
@@ -489,7 +461,7 @@ TRITON_CHECK = textwrap.dedent('''
                                         ((2, 16, 6, 4), 4, torch.float16,
                                          3e-3)]:
         gen = torch.Generator().manual_seed(sum(shape))
-        reference = PublishedEMA(shape[1], factor).double()
+        reference = ReferenceEMA(shape[1], factor).double()
         with torch.no_grad():
             for p in reference.parameters():
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.5)

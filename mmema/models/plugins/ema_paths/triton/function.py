@@ -1,10 +1,11 @@
 # Copyright (c) mmema contributors. All rights reserved.
 """EMA on CUDA as one autograd function over Triton kernels.
 
-The full-size passes are the kernels of :mod:`.triton_kernels`; the
-per-group algebra between them is :mod:`.group_algebra`, the same code the
-CPU path runs. The forward reads the map 4 times and writes it once; the
-backward reads it (and its gradient) about 6 times and writes once.
+The full-size passes are the kernels of :mod:`.kernels`; the per-group
+algebra between them is :mod:`.algebra`, and the parameter gradients come
+from :func:`..gradient_algebra.param_grads`, as on the CPU path. The
+forward reads the map 4 times and writes it once; the backward reads it
+(and its gradient) about 6 times and writes once.
 """
 from typing import Any, Optional, Tuple
 
@@ -12,17 +13,17 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from . import triton_kernels as kernels
-from .chunk_plan import make_plan
-from .group_algebra import (GroupGrads, GroupState, backward_group_algebra,
-                            forward_group_algebra, logit_terms,
-                            low_rank_grads, sum_param_grads)
-from .params import EMAParams
+from ..gradient_algebra import GroupShares, param_grads
+from ..params import EMAParams
+from . import kernels
+from .algebra import (GroupState, backward_group_algebra,
+                      forward_group_algebra, logit_terms, low_rank_grads)
+from .plan import make_plan
 
 
 def supports(x: Tensor) -> bool:
     """Whether the kernels take ``x``: (B, C, H, W) no wider than
-    :data:`.triton_kernels.MAX_WIDTH` in a float dtype."""
+    :data:`.kernels.MAX_WIDTH` in a float dtype."""
     return (x.dtype in (torch.float32, torch.float16, torch.bfloat16)
             and x.shape[3] <= kernels.MAX_WIDTH)
 
@@ -50,7 +51,7 @@ class TritonEMAFunction(torch.autograd.Function):
             borders = torch.cat([
                 kernels.plane_sums(g, g.new_empty(n, c, h + w,
                                                   dtype=torch.float32)),
-                g.view(n, c, h * w)[..., plan.ops.corners].float()
+                g.view(n, c, h * w)[..., plan.corners].float()
             ], dim=-1)
             window, x21, gates = forward_group_algebra(borders, plan)
             mean, rstd = kernels.plane_moments(g, gates, eps)
@@ -80,8 +81,10 @@ class TritonEMAFunction(torch.autograd.Function):
             p = kernels.logit_grad(g, grad_y, state.attn)
             share, sum_pz = kernels.plane_grad_sums(g, p, state.gates)
             sum_p = p.sum((1, 2, 3))
-            coefs, grad_gn_w, grad_gn_b, means3 = backward_group_algebra(
-                sum_p, sum_pz, state.x21, state.mean, state.rstd, plan)
+            sum_pzc = sum_pz - state.mean * sum_p[:, None]
+            coefs, means3 = backward_group_algebra(sum_p, sum_pzc, state.x21,
+                                                   state.mean, state.rstd,
+                                                   plan)
             pre1 = kernels.plane_sums(g, torch.empty_like(state.gates), p,
                                       state.gates, coefs.contiguous())
             pre1.mul_(1 - state.gates)
@@ -94,8 +97,14 @@ class TritonEMAFunction(torch.autograd.Function):
                                                             plan),
                                             torch.empty_like(g))
                 grad_x = grad_x.view(n // ctx.factor, c * ctx.factor, h, w)
-            grads = sum_param_grads(
-                GroupGrads(sum_p, share, means3, pre1, grad_gn_w, grad_gn_b),
-                state, plan)
+            # param_grads takes conv1x1's inputs and output gradients
+            # channel-major, and the merged kernel's taps in row-major order.
+            shares = GroupShares(
+                share.flip(-1), sum_p, means3, sum_pzc,
+                pre1.transpose(0, 1).reshape(c, -1),
+                (state.sums * plan.mean_scale).transpose(0, 1).reshape(c, -1))
+            grads = param_grads(shares, plan.x11, state.x21, state.rstd,
+                                state.window, plan.params.w3, plan.params.b3,
+                                h * w)
         return (grad_x, *(grad.to(t.dtype)
                           for grad, t in zip(grads, weights)), None, None)

@@ -13,8 +13,25 @@ from torch import Tensor
 from .identities import (conv3x3_channel_means, cross_spatial_kernel,
                          directional_gates, edge_selector, plane_corners,
                          window_sums)
-from .neighbourhood import single_output_conv3x3
 from .params import EMAParams
+
+
+def single_output_conv3x3(g: Tensor, flipped_taps: Tensor) -> Tensor:
+    """``F.conv2d(g, kernel, padding=1)`` for a kernel with one output
+    channel, from one matrix product and one fold (oneDNN serves
+    single-output convolutions slowly).
+
+    Args:
+        g (Tensor): (n, c, H, W), contiguous.
+        flipped_taps (Tensor): (9, c); row ``t`` is the kernel's tap
+            ``8 - t`` (``kernel.view(c, 9).t().flip(0)``).
+
+    Returns:
+        Tensor: (n, 1, H, W).
+    """
+    n, c, h, w = g.shape
+    per_tap = torch.matmul(flipped_taps, g.view(n, c, h * w))  # (n, 9, HW)
+    return F.fold(per_tap, (h, w), 3, padding=1)
 
 
 def ema_logits_composite(g: Tensor, params: EMAParams) -> Tensor:

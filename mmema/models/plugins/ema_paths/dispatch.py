@@ -1,10 +1,10 @@
 # Copyright (c) mmema contributors. All rights reserved.
 """Pick the fastest EMA implementation for an input.
 
-* CPU tensors: :class:`.cpu_function.FusedCPUEMAFunction` over the
-  compiled kernels of ``mmema._ext``, when they are built.
+* CPU tensors: :class:`.cpu.FusedCPUEMAFunction` over the compiled
+  kernels of ``mmema._ext``, when they are built.
 * CUDA tensors, with Triton installed and ``MMEMA_EMA_TRITON=1``:
-  :class:`.triton_function.TritonEMAFunction` (float32, float16 and
+  :class:`.triton.function.TritonEMAFunction` (float32, float16 and
   bfloat16 maps). The kernels have passed Triton's CPU interpreter but not
   yet a run on a GPU, so they are opt-in until
   ``tools/analysis_tools/gpu_check.py`` passes on a card; without the
@@ -22,8 +22,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .cpu_function import FusedCPUEMAFunction
-from .cpu_ops import cpu_ops_available
+from .cpu import FusedCPUEMAFunction, cpu_ops_available
 from .params import EMAParams
 
 
@@ -76,7 +75,7 @@ def fused_ema(x: Tensor, params: EMAParams,
     if x.device.type == 'cpu' and cpu_ops_available():
         return FusedCPUEMAFunction.apply(x, *params[:6], factor, params.eps)
     if x.is_cuda and triton_enabled():
-        from .triton_function import TritonEMAFunction, supports
+        from .triton.function import TritonEMAFunction, supports
         if supports(x):
             return TritonEMAFunction.apply(x, *params[:6], factor,
                                            params.eps)

@@ -4,7 +4,8 @@
 EMA moves its ``G`` channel groups into the batch: ``g`` has shape
 (N, c, H, W) with ``N = B * G``. Every function here works on per-group
 statistics of ``g`` (shapes (N, c, H), (N, c, W), (N, c), ...), never on a
-full-size tensor, so all paths (composite, chunked, Triton) share them.
+full-size tensor; the composite and the Triton paths share them, and the
+compiled CPU kernels (``mmema/csrc``) compute the same in C++.
 
 The identities (each exact in real arithmetic):
 
@@ -150,3 +151,36 @@ def cross_spatial_kernel(weight: Tensor, bias: Tensor,
     x11 = torch.softmax(gn_bias, dim=0)
     kernel = (x11 @ weight.flatten(1)).view(1, *weight.shape[1:])
     return x11, kernel, (x11 @ bias).view(1)
+
+
+def mean_scale(h: int, w: int, like: Tensor) -> Tensor:
+    """``1 / W`` for the H row sums and ``1 / H`` for the W column sums.
+
+    Args:
+        h (int): Plane height.
+        w (int): Plane width.
+        like (Tensor): The result takes its dtype and device.
+
+    Returns:
+        Tensor: (H + W,), turning row and column sums into means.
+    """
+    scale = torch.full((h + w, ), 1.0 / w, dtype=like.dtype,
+                       device=like.device)
+    scale[h:] = 1.0 / h
+    return scale
+
+
+def corner_index(h: int, w: int, like: Tensor) -> Tensor:
+    """Flat indices of a plane's corners, in the order (top-left, top-right,
+    bottom-left, bottom-right).
+
+    Args:
+        h (int): Plane height.
+        w (int): Plane width.
+        like (Tensor): The result takes its device.
+
+    Returns:
+        Tensor: (4,) int64.
+    """
+    return torch.tensor([0, w - 1, (h - 1) * w, h * w - 1],
+                        device=like.device)
