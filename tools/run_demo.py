@@ -18,12 +18,13 @@ import os.path as osp
 import time
 from typing import Optional, Sequence
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from mmema.analysis.markdown_table import format_table
 from mmema.demo.demo_run import (DemoResult, generate_demo_data,
                                  keep_previous_run, load_results,
                                  prepare_demo_config, run_demo)
+from mmema.engine import add_cfg_options
 
 DEMO_CONFIGS = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'demo')
@@ -54,11 +55,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--config',
         help='demo config file (default: the detector\'s, in configs/demo)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. train_cfg.max_epochs=1')
+    add_cfg_options(parser, 'train_cfg.max_epochs=1')
     args = parser.parse_args(argv)
     config, work_dir = DEMOS['yolo' if args.yolo else 'faster-rcnn']
     args.config = args.config or config

@@ -14,8 +14,9 @@ overlaid on the image as the model saw it (after the test pipeline).
 import argparse
 from typing import Optional, Sequence
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
+from mmema.engine import add_cfg_options
 from mmema.visualization import visualize_attention
 
 
@@ -36,11 +37,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=float,
         default=0.5,
         help='weight of the heat map over the image (default: 0.5)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings')
+    add_cfg_options(parser)
     args = parser.parse_args(argv)
     if not 0 <= args.alpha <= 1:
         parser.error(f'--alpha must be in [0, 1], got {args.alpha}.')

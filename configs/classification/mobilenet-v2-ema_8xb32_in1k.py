@@ -4,7 +4,7 @@
 # ImageNet-1k with mmpretrain's MobileNetV2 recipe unchanged (8 GPUs x 32
 # images, 300 epochs, data in data/imagenet). The paper trained 400 epochs
 # with timm's recipe; compare with the baseline under the same recipe.
-# Baseline: --cfg-options model.backbone.plugin_cfg=None
+# Baseline: --cfg-options model.backbone.plugins=None
 _base_ = 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py'
 
 custom_imports = dict(imports=['mmema'], allow_failed_imports=False)
@@ -12,5 +12,8 @@ custom_imports = dict(imports=['mmema'], allow_failed_imports=False)
 model = dict(
     backbone=dict(
         type='PluginMobileNetV2',
-        plugin_cfg=dict(type='EMA', factor=32),
+        plugins=[
+            dict(
+                cfg=dict(type='EMA', factor=32), position='after_depthwise')
+        ],
         plugin_hidden_threshold=144))

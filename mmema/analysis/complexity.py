@@ -3,7 +3,7 @@
 import copy
 import functools
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -13,11 +13,8 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmema.models.plugins import CA, CBAM, ECA, EMA, NAM, SA, SE
-from .ema_removal import strip_ema
-
-#: mmema's attention plugins, by the names the paper's tables use.
-ATTENTION_TYPES = (SE, CA, CBAM, ECA, SA, NAM, EMA)
+from mmema.models.plugins import EMA
+from .attention_config import attention_of, strip_ema
 
 
 @dataclass(frozen=True)
@@ -26,7 +23,8 @@ class Complexity:
 
     Args:
         name (str): Row label, e.g. ``'with EMA'``.
-        attention (str): The model's attention (:func:`attention_name`).
+        attention (str): The model's attention
+            (:func:`~.attention_config.attention_of`).
         params (int): Parameters of the whole model.
         params_bn_folded (int): Parameters once the BN of every conv block
             is folded into its conv (:func:`bn_folded_params`).
@@ -43,23 +41,6 @@ class Complexity:
     flops: int
     ema_params: int
     ema_flops: int
-
-
-def attention_name(model: nn.Module) -> str:
-    """The attention a model holds, as the paper's tables name it.
-
-    Args:
-        model (nn.Module): The model.
-
-    Returns:
-        str: The class names of mmema's attention plugins in the model,
-        joined by ``'+'`` (``'EMA'``, ``'CA'``), or ``'baseline'``.
-    """
-    names = sorted({
-        type(m).__name__
-        for m in model.modules() if isinstance(m, ATTENTION_TYPES)
-    })
-    return '+'.join(names) or 'baseline'
 
 
 def bn_folded_params(model: nn.Module) -> int:
@@ -104,53 +85,93 @@ def _dummy_data_samples(model: nn.Module, shape: Tuple[int,
     return [sample]
 
 
-def measure_complexity(name: str, model_cfg: dict, scope: Optional[str],
-                       shape: Tuple[int, int]) -> Complexity:
-    """Build a model and count its parameters and FLOPs.
+def build_counting_model(model_cfg: dict,
+                         scope: Optional[str]) -> nn.Module:
+    """Build a model to count, in eval mode, without weights.
 
-    The model runs once in ``'tensor'`` mode (no post-processing) on a
-    seeded random image of shape (1, 3, H, W), in eval mode. Detectors get
-    image meta of that shape. A two-stage detector's RoI head is counted at
-    its full proposal budget (``test_cfg.rpn.max_per_img``, usually 1000):
-    the RPN's NMS is switched off for the count, so the number of proposals
-    does not depend on the untrained weights and two builds compare.
+    A two-stage detector's RoI head is counted at its full proposal budget
+    (``test_cfg.rpn.max_per_img``, usually 1000): the RPN's NMS is switched
+    off, so the number of proposals does not depend on the untrained
+    weights and two builds compare.
 
     Args:
-        name (str): Row label.
         model_cfg (dict): The ``model`` field of a config.
         scope (str, optional): Registry scope, the config's
             ``default_scope``.
-        shape (tuple[int, int]): Input (H, W).
 
     Returns:
-        Complexity: The counts.
+        nn.Module: The model.
     """
     model_cfg = copy.deepcopy(model_cfg)
     rpn_test_cfg = (model_cfg.get('test_cfg') or {}).get('rpn')
     if rpn_test_cfg is not None and 'nms' in rpn_test_cfg:
         rpn_test_cfg['nms']['iou_threshold'] = 1.0  # keeps every proposal
     with DefaultScope.overwrite_default_scope(scope):
-        model = MODELS.build(model_cfg).eval()
+        return MODELS.build(model_cfg).eval()
+
+
+def count_flops(model: nn.Module, shape: Tuple[int, int]) -> Dict[str, int]:
+    """FLOPs of one forward pass, by module, as mmengine counts them.
+
+    The model runs once in ``'tensor'`` mode (no post-processing) on a
+    seeded random image of shape (1, 3, H, W). Detectors get image meta of
+    exactly that shape: the caller passes the padded input
+    (:func:`~.input_shape.default_input_shape` rounds up to the data
+    preprocessor's ``pad_size_divisor``), so a detector is counted on the
+    tensor its preprocessor would hand it.
+
+    Args:
+        model (nn.Module): From :func:`build_counting_model`.
+        shape (tuple[int, int]): Input (H, W).
+
+    Returns:
+        dict[str, int]: FLOPs (one multiply-add is one FLOP) by module
+        name; ``''`` is the whole model.
+    """
     inputs = torch.randn(
         1, 3, *shape, generator=torch.Generator().manual_seed(0))
     # Tracing takes tensors only: bind the image meta like mmdet's tool.
-    model.forward = functools.partial(
+    forward = functools.partial(
         model.forward, data_samples=_dummy_data_samples(model, shape))
-    with torch.no_grad():
-        analyzer = FlopAnalyzer(model, (inputs, ))
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
-        by_module = analyzer.by_module()
+    model.forward = forward
+    try:
+        with torch.no_grad():
+            analyzer = FlopAnalyzer(model, (inputs, ))
+            analyzer.unsupported_ops_warnings(False)
+            analyzer.uncalled_modules_warnings(False)
+            analyzer.tracer_warnings('none')
+            return dict(analyzer.by_module())
+    finally:
+        del model.forward
+
+
+def measure_complexity(name: str, model_cfg: dict, scope: Optional[str],
+                       shape: Tuple[int, int]) -> Complexity:
+    """Build a model and count its parameters and FLOPs.
+
+    Args:
+        name (str): Row label.
+        model_cfg (dict): The ``model`` field of a config.
+        scope (str, optional): Registry scope, the config's
+            ``default_scope``.
+        shape (tuple[int, int]): Input (H, W), padded as the model's data
+            preprocessor pads (see :func:`count_flops`).
+
+    Returns:
+        Complexity: The counts.
+    """
+    model = build_counting_model(model_cfg, scope)
+    flops = count_flops(model, shape)
     params = parameter_count(model)
     ema_names = [n for n, m in model.named_modules() if isinstance(m, EMA)]
     return Complexity(
         name=name,
-        attention=attention_name(model),
+        attention=attention_of(model_cfg, scope),
         params=params[''],
         params_bn_folded=bn_folded_params(model),
-        flops=by_module[''],
+        flops=flops[''],
         ema_params=sum(params[n] for n in ema_names),
-        ema_flops=sum(by_module[n] for n in ema_names))
+        ema_flops=sum(flops[n] for n in ema_names))
 
 
 def compare_with_and_without_ema(cfg: Config,

@@ -148,16 +148,25 @@ _YOLOV5_COUNTING = (
     'built, or with each conv block\'s BN folded into its conv as its '
     'validation script prints them')
 
-_TABLES = (
-    PaperTable(
-        key='cifar100_resnet50',
-        title=_CIFAR_TITLE.format('ResNet-50'),
-        model='ResNet-50',
+
+
+def _cifar_resnet(depth: int, rows: Tuple[PaperRow, ...]) -> PaperTable:
+    """The paper's CIFAR-100 table of ResNet-``depth``."""
+    model = f'ResNet-{depth}'
+    return PaperTable(
+        key=f'cifar100_resnet{depth}',
+        title=_CIFAR_TITLE.format(model),
+        model=model,
         dataset='CIFAR-100 test',
         input_size=(32, 32),
         placement=_RESNET_CIFAR_PLACEMENT,
         metric_names=_CLASSIFICATION_METRICS,
-        rows=(
+        rows=rows)
+
+
+_TABLES = (
+    _cifar_resnet(
+        50, (
             _classification('baseline', 23.71, 77.26, 93.63),
             _classification('CBAM', 26.24, 80.56, 95.34),
             _classification('SA', 23.71, 79.92, 95.00),
@@ -167,15 +176,8 @@ _TABLES = (
             _classification('SE', 26.2, 79.71, 94.82, params_decimals=1),
             _classification('EMA', 23.85, 80.69, 95.59),
         )),
-    PaperTable(
-        key='cifar100_resnet101',
-        title=_CIFAR_TITLE.format('ResNet-101'),
-        model='ResNet-101',
-        dataset='CIFAR-100 test',
-        input_size=(32, 32),
-        placement=_RESNET_CIFAR_PLACEMENT,
-        metric_names=_CLASSIFICATION_METRICS,
-        rows=(
+    _cifar_resnet(
+        101, (
             _classification('baseline', 42.70, 77.78, 94.39),
             _classification('CA', 46.22, 80.01, 94.78),
             _classification('EMA', 42.96, 80.86, 95.75),

@@ -14,7 +14,7 @@ from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
-from mmema.analysis.ema_removal import strip_ema
+from mmema.analysis.attention_config import strip_ema
 from mmema.models.plugins import EMA
 from mmema.visualization import build_image_pipeline, save_attention_panels
 from .shapes_dataset import generate_shapes_split

@@ -3,14 +3,16 @@ from .checkpoint_safe_globals import (mmengine_checkpoint_globals,
                                       register_checkpoint_safe_globals)
 from .cpu_distributed import setup_cpu_distributed
 from .cpu_distributed_data_parallel import CPUDistributedDataParallel
-from .run_setup import add_run_args, build_runner, load_run_config
+from .run_setup import (add_cfg_options, add_run_args, build_runner,
+                        load_run_config)
 
 # Importing mmema (``custom_imports``) lets every Runner resume and load
 # mmengine checkpoints with weights-only unpickling (torch >= 2.6).
 register_checkpoint_safe_globals()
 
 __all__ = [
-    'CPUDistributedDataParallel', 'add_run_args', 'build_runner',
+    'CPUDistributedDataParallel', 'add_cfg_options', 'add_run_args',
+    'build_runner',
     'load_run_config', 'mmengine_checkpoint_globals',
     'register_checkpoint_safe_globals', 'setup_cpu_distributed'
 ]

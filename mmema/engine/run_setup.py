@@ -12,6 +12,22 @@ from mmengine.runner import Runner
 from .cpu_distributed import setup_cpu_distributed
 
 
+def add_cfg_options(parser: argparse.ArgumentParser,
+                    example: str = 'model.backbone.plugins=None '
+                    'train_cfg.max_epochs=1') -> None:
+    """Add ``--cfg-options KEY=VALUE ...`` (mmengine's ``DictAction``).
+
+    Args:
+        parser (ArgumentParser): The tool's parser.
+        example (str): Overrides shown in the help.
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help=f'override config settings, e.g. {example}')
+
+
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """Add ``config``, ``--work-dir``, ``--cfg-options``, ``--launcher``.
 
@@ -23,12 +39,7 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
         '--work-dir',
         help='where logs, checkpoints and metrics go (default: '
         'work_dirs/<config name>)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. '
-        'model.backbone.plugins=None train_cfg.max_epochs=1')
+    add_cfg_options(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],

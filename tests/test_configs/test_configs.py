@@ -110,9 +110,8 @@ def test_yolox_baseline_matches_upstream_keys():
 def test_yolov5s_ablations_put_mmemas_attention_where_ema_is(attention):
     """mmyolo registers a CBAM of its own; the ablation builds mmema's."""
     from mmema.models import plugins
-    cfg = Config.fromfile(
-        str(CONFIG_DIR / 'ablations' /
-            f'yolov5_s-v61-{attention.lower()}_syncbn_fast_8xb16-300e_coco.py'))
+    name = f'yolov5_s-v61-{attention.lower()}_syncbn_fast_8xb16-300e_coco.py'
+    cfg = Config.fromfile(str(CONFIG_DIR / 'ablations' / name))
     backbone = build_model(cfg).backbone
     cls = getattr(plugins, attention)
     placed = {(n, m.in_channels)

@@ -84,8 +84,7 @@ def count(model: nn.Module) -> int:
 
 def baseline_override(config: str) -> dict:
     """The override each config documents for its baseline."""
-    key = ('model.backbone.plugin_cfg'
-           if 'mobilenet' in config else 'model.backbone.plugins')
+    key = 'model.backbone.plugins'
     text = (CONFIGS / config).read_text()
     assert f'--cfg-options {key}=None' in text, f'{config} must document it'
     return {key: None}

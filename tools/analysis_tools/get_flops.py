@@ -12,7 +12,7 @@ paper's Params/GFLOPs cells for the matching (or named) table.
 import argparse
 from typing import List, Optional, Sequence
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from mmema.analysis.complexity import (Complexity,
                                        compare_with_and_without_ema)
@@ -21,6 +21,8 @@ from mmema.analysis.markdown_table import format_count, format_table
 from mmema.analysis.paper_lookup import paper_table_for
 from mmema.analysis.paper_numbers import (PAPER_TABLES, PaperTable,
                                           get_paper_table)
+from mmema.engine import add_cfg_options
+
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -39,11 +41,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         choices=['auto', *PAPER_TABLES],
         help='also print the paper\'s Params/GFLOPs cells; without a value, '
         'the table that matches the config\'s data set and backbone')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.backbone.depth=101')
+    add_cfg_options(parser, 'model.backbone.depth=101')
     args = parser.parse_args(argv)
     if args.shape is not None and len(args.shape) not in (1, 2):
         parser.error(f'--shape takes H or H W, got {args.shape}.')

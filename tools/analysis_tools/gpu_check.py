@@ -19,17 +19,15 @@ sets ``MMEMA_EMA_TRITON=1``: the kernels it checks are opt-in elsewhere.
 """
 import os
 import sys
-from pathlib import Path
 from typing import Dict, List, Tuple
 
 import torch
 
+from mmema.analysis import attention_benchmark
 from mmema.models.plugins import EMA
 from mmema.models.plugins.ema_paths import ReferenceEMA
 
 os.environ['MMEMA_EMA_TRITON'] = '1'
-sys.path.insert(0, str(Path(__file__).parent))
-import benchmark_attention  # noqa: E402
 
 SHAPES = [((8, 256, 56, 56), 32), ((8, 2048, 7, 7), 32),
           ((2, 256, 100, 152), 32), ((3, 64, 1, 1), 8), ((2, 96, 13, 1), 8)]
@@ -115,9 +113,9 @@ def main() -> None:
         sys.exit('gpu_check: no CUDA device visible.')
     print(f'{torch.cuda.get_device_name()}; torch {torch.__version__}')
     ok = parity()
-    benchmark_attention.main(['--device', 'cuda', '--repeats', '20',
+    attention_benchmark.main(['--device', 'cuda', '--repeats', '20',
                               '--warmup', '3'])
-    benchmark_attention.main(['--device', 'cuda', '--model', '--repeats',
+    attention_benchmark.main(['--device', 'cuda', '--model', '--repeats',
                               '10', '--warmup', '3'])
     print('parity:', 'PASS' if ok else 'FAIL')
     sys.exit(0 if ok else 1)

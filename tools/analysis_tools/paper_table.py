@@ -2,10 +2,11 @@
 """Params and FLOPs of every ablation model beside the EMA paper's table.
 
 Builds each config of ``configs/ablations`` (no weights are loaded), counts
-its parameters and, unless ``--skip-flops``, its FLOPs with
-``mmengine.analysis`` at the suite's input size (32x32 for CIFAR-100,
-800x1333 padded to 800x1344 for Faster R-CNN), and prints one markdown
-table per suite with the paper's Params column beside the measured one.
+its parameters and, unless ``--skip-flops``, its FLOPs as
+``get_flops.py`` counts them (:mod:`mmema.analysis.complexity`: the
+config's test input, padded as its data preprocessor pads: 32x32 for
+CIFAR-100, 800x1344 for Faster R-CNN), and prints one markdown table per
+suite with the paper's Params column beside the measured one.
 
 A row whose parameter count does not round to the paper's is marked, with
 a note that splits the attention's parameters by stage: the paper's
@@ -29,31 +30,29 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-import torch
 import torch.nn as nn
-from mmengine.analysis import FlopAnalyzer
-from mmengine.config import Config, DictAction
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.config import Config
 
 from mmema.analysis import PaperTable, get_paper_table
+from mmema.analysis.attention_config import attention_of
+from mmema.analysis.complexity import build_counting_model, count_flops
+from mmema.analysis.input_shape import default_input_shape
+from mmema.engine import add_cfg_options
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 class Suite(NamedTuple):
-    """One family of ablation configs and how to measure it."""
+    """One family of ablation configs and the paper table it compares to."""
     pattern: str  # glob of configs, relative to the repository root
-    input_hw: Tuple[int, int]  # image (height, width) for FLOPs
     paper_key: Optional[str]  # key of mmema.analysis.PAPER_TABLES
 
 
 SUITES: Dict[str, Suite] = {
     'cifar100':
-    Suite('configs/ablations/resnet50-*_cifar100.py', (32, 32),
-          'cifar100_resnet50'),
+    Suite('configs/ablations/resnet50-*_cifar100.py', 'cifar100_resnet50'),
     'coco':
-    Suite('configs/ablations/faster-rcnn_r50-*_fpn_1x_coco.py', (800, 1333),
-          None),
+    Suite('configs/ablations/faster-rcnn_r50-*_fpn_1x_coco.py', None),
 }
 
 
@@ -67,27 +66,16 @@ class Measurement:
         params (int): Parameters of the whole model.
         stage_params (Dict[int, int]): Attention parameters by backbone
             stage (1-based).
+        input_hw (tuple[int, int]): The input FLOPs are counted at.
         flops (int, optional): FLOPs (one multiply-add counts one), None if
             skipped.
     """
     config: str
     attention: str
     params: int
+    input_hw: Tuple[int, int]
     stage_params: Dict[int, int] = field(default_factory=dict)
     flops: Optional[int] = None
-
-
-class TensorForward(nn.Module):
-    """Expose a detector's ``mode='tensor'`` forward on a fixed batch of data
-    samples, so the jit tracer of FlopAnalyzer sees one tensor input."""
-
-    def __init__(self, detector: nn.Module, data_samples: list) -> None:
-        super().__init__()
-        self.detector = detector
-        self.data_samples = data_samples
-
-    def forward(self, inputs: torch.Tensor) -> tuple:
-        return self.detector(inputs, self.data_samples, mode='tensor')
 
 
 def parse_args() -> argparse.Namespace:
@@ -104,32 +92,19 @@ def parse_args() -> argparse.Namespace:
         '--configs',
         nargs='+',
         help='measure these configs instead of the suite\'s glob (needs '
-        'exactly one --suite, which sets input size and paper table)')
+        'exactly one --suite, which sets the paper table)')
     parser.add_argument(
         '--skip-flops',
         action='store_true',
         help='count parameters only (FLOPs at 800x1333 take ~10 s per '
         'Faster R-CNN on a CPU)')
     parser.add_argument('--out', help='also write the markdown to this file')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of every config, xxx=yyy format')
+    add_cfg_options(parser, 'model.backbone.depth=101')
     args = parser.parse_args()
     if args.configs and len(args.suite) != 1:
-        parser.error('--configs needs exactly one --suite (its input size '
-                     'and paper table), e.g. --suite cifar100.')
+        parser.error('--configs needs exactly one --suite (its paper '
+                     'table), e.g. --suite cifar100.')
     return args
-
-
-def attention_of(cfg: Config) -> str:
-    """``'baseline'`` or the class name of the backbone's plugins, e.g.
-    ``'EMA'`` (aliases resolved through the registry)."""
-    plugins = cfg.model.get('backbone', {}).get('plugins')
-    if not plugins:
-        return 'baseline'
-    return '+'.join(MODELS.get(p['cfg']['type']).__name__ for p in plugins)
 
 
 def stage_params_of(model: nn.Module, attention: str) -> Dict[int, int]:
@@ -143,49 +118,23 @@ def stage_params_of(model: nn.Module, attention: str) -> Dict[int, int]:
     return dict(sorted(per_stage.items()))
 
 
-def count_flops(model: nn.Module, input_hw: Tuple[int, int]) -> int:
-    """FLOPs of one forward pass at ``input_hw`` (classifiers in
-    ``'tensor'`` mode; detectors padded as mmdet's preprocessor pads)."""
-    height, width = input_hw
-    if hasattr(model, 'rpn_head') or hasattr(model, 'bbox_head'):
-        from mmdet.structures import DetDataSample
-        divisor = 32
-        padded = (-(-height // divisor) * divisor,
-                  -(-width // divisor) * divisor)
-        sample = DetDataSample(
-            metainfo=dict(
-                img_shape=(height, width),
-                ori_shape=(height, width),
-                pad_shape=padded,
-                batch_input_shape=padded,
-                scale_factor=(1.0, 1.0)))
-        model, inputs = TensorForward(model, [sample]), torch.randn(
-            1, 3, *padded)
-    else:
-        inputs = torch.randn(1, 3, height, width)
-    analyzer = FlopAnalyzer(model, (inputs, ))
-    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    analyzer.tracer_warnings('none')
-    return analyzer.total()
-
-
-def measure(config: str, input_hw: Tuple[int, int], skip_flops: bool,
+def measure(config: str, skip_flops: bool,
             cfg_options: Optional[dict]) -> Measurement:
     """Build ``config``'s model and measure it."""
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    model = MODELS.build(cfg.model).eval()
-    attention = attention_of(cfg)
+    scope = cfg.get('default_scope')
+    model = build_counting_model(cfg.model, scope)
+    attention = attention_of(cfg.model, scope)
     result = Measurement(
         config=config,
         attention=attention,
         params=sum(p.numel() for p in model.parameters()),
+        input_hw=default_input_shape(cfg),
         stage_params=stage_params_of(model, attention))
     if not skip_flops:
-        with torch.no_grad():
-            result.flops = count_flops(model, input_hw)
+        result.flops = count_flops(model, result.input_hw)['']
     return result
 
 
@@ -228,10 +177,10 @@ def render(suite: str, results: Sequence[Measurement]) -> str:
     """One markdown table (and notes) for ``suite``."""
     spec = SUITES[suite]
     table = get_paper_table(spec.paper_key) if spec.paper_key else None
-    height, width = spec.input_hw
+    sizes = sorted({f'{r.input_hw[0]}x{r.input_hw[1]}' for r in results})
     baseline = next((r for r in results if r.attention == 'baseline'), None)
     lines = [
-        f'### {suite}: params, FLOPs at {height}x{width}' +
+        f'### {suite}: params, FLOPs at {", ".join(sizes)}' +
         (f', paper: {table.title}' if table else ', paper: no table'), '',
         '| Config | Attention | Params (M) | Paper params (M) | '
         'Matches paper | GFLOPs |', '|---|---|---:|---:|:---:|---:|'
@@ -271,8 +220,8 @@ def main() -> None:
             raise FileNotFoundError(
                 f'No config matches {spec.pattern} under {REPO_ROOT}.')
         results = [
-            measure(config, spec.input_hw, args.skip_flops,
-                    args.cfg_options) for config in configs
+            measure(config, args.skip_flops, args.cfg_options)
+            for config in configs
         ]
         sections.append(render(suite, results))
     markdown = '\n'.join(sections)

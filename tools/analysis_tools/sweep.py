@@ -34,6 +34,7 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config
 
 from mmema.analysis import PAPER_TABLES, PaperTable
+from mmema.analysis.attention_config import attention_of
 
 TOOLS_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN_SCRIPT = osp.join(TOOLS_DIR, 'train.py')
@@ -102,15 +103,6 @@ def run_name(config: str) -> str:
     return osp.splitext(osp.basename(config))[0]
 
 
-def attention_of(config: str) -> str:
-    """``'baseline'`` or the plugin types of the config's backbone."""
-    plugins = Config.fromfile(config).model.get('backbone',
-                                                {}).get('plugins')
-    if not plugins:
-        return 'baseline'
-    return '+'.join(p['cfg']['type'] for p in plugins)
-
-
 def command(script: str, arguments: Sequence[str],
             args: argparse.Namespace) -> List[str]:
     """The command line of one train or test run: the seed, then the
@@ -166,7 +158,11 @@ def sweep_one(config: str, args: argparse.Namespace) -> dict:
     """Train and test one config; return its table row."""
     work_dir = osp.join(args.work_dir, run_name(config))
     test_dir = osp.join(work_dir, 'test')
-    row = {'config': run_name(config), 'attention': attention_of(config)}
+    cfg = Config.fromfile(config)
+    row = {
+        'config': run_name(config),
+        'attention': attention_of(cfg.model, cfg.get('default_scope'))
+    }
     code = subprocess.call(train_command(config, args))
     if code != 0:
         return dict(row, status=f'train failed (exit {code}), see {work_dir}')

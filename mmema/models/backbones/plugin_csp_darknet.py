@@ -5,7 +5,8 @@ from typing import List, Optional
 from mmdet.models.backbones import CSPDarknet
 from mmdet.registry import MODELS
 
-from ..plugin_spec import append_plugins, csp_out_channels, select_stage_plugins
+from ..plugin_spec import (append_plugins, csp_out_channels,
+                           select_stage_plugins)
 
 
 @MODELS.register_module()

@@ -105,20 +105,6 @@ class EMA(BaseModule):
                          self.conv3x3.weight, self.conv3x3.bias,
                          self.gn.weight, self.gn.bias, self.gn.eps)
 
-    def spatial_weights(self, x: torch.Tensor) -> torch.Tensor:
-        """Cross-spatial weights before the sigmoid.
-
-        Args:
-            x (Tensor): Input of shape (B, C, H, W).
-
-        Returns:
-            Tensor: Logits of shape (B * factor, 1, H, W).
-        """
-        check_feature_map('EMA', x, self.in_channels)
-        b, _, h, w = x.shape
-        return ema_logits_composite(
-            x.reshape(b * self.factor, -1, h, w), self.ema_params())
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Re-weight ``x`` by its cross-spatial attention.
 

@@ -365,7 +365,8 @@ def test_attn_gate_hook_sees_the_attention_map():
         lambda mod, args, out: maps.append(out))
     module(x)
     assert len(maps) == 1 and maps[0].shape == (16, 1, 5, 6)
-    torch.testing.assert_close(maps[0], module.spatial_weights(x).sigmoid())
+    logits = ema_logits_composite(x.reshape(16, 8, 5, 6), module.ema_params())
+    torch.testing.assert_close(maps[0], logits.sigmoid())
 
 
 def test_tracers_and_compilers_get_the_composite_path(monkeypatch):

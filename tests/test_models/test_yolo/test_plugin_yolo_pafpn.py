@@ -150,7 +150,8 @@ def test_p2_neck_has_yolov5_p2_yaml_widths():
 
     def io(layer):  # (in, out) channels of a conv or a C3
         if hasattr(layer, 'main_conv'):
-            return layer.main_conv.conv.in_channels, layer.final_conv.conv.out_channels
+            return (layer.main_conv.conv.in_channels,
+                    layer.final_conv.conv.out_channels)
         return layer.conv.in_channels, layer.conv.out_channels
 
     assert io(neck.reduce_layers[3]) == (1280, 640)

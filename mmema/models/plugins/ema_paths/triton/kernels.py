@@ -65,6 +65,20 @@ def _plane_sums_kernel(g_ptr, p_ptr, gates_ptr, coefs_ptr, out_ptr, c, H, W,
 
 
 @triton.jit
+def _z_tile(g_ptr, gates_ptr, plane, h0, H, W, cols, col_ok, gate_w,
+            BLOCK_H: tl.constexpr):
+    """One tile of rows of ``z = g * gate_h * gate_w`` (zero outside the
+    plane) and its mask."""
+    rows = h0 + tl.arange(0, BLOCK_H)
+    ok = (rows < H)[:, None] & col_ok[None, :]
+    v = tl.load(g_ptr + plane * H * W + rows[:, None] * W + cols[None, :],
+                mask=ok, other=0.0).to(tl.float32)
+    gate_h = tl.load(gates_ptr + plane * (H + W) + rows, mask=rows < H,
+                     other=0.0)
+    return v * gate_h[:, None] * gate_w[None, :], ok
+
+
+@triton.jit
 def _plane_moments_kernel(g_ptr, gates_ptr, mean_ptr, rstd_ptr, H, W, eps,
                           BLOCK_H: tl.constexpr, BLOCK_W: tl.constexpr):
     """Mean and ``1 / sqrt(var + eps)`` of ``z = g * gate_h * gate_w`` per
@@ -76,24 +90,15 @@ def _plane_moments_kernel(g_ptr, gates_ptr, mean_ptr, rstd_ptr, H, W, eps,
                      other=0.0)
     total = tl.zeros([BLOCK_W], dtype=tl.float32)
     for h0 in range(0, H, BLOCK_H):
-        rows = h0 + tl.arange(0, BLOCK_H)
-        ok = (rows < H)[:, None] & col_ok[None, :]
-        v = tl.load(g_ptr + plane * H * W + rows[:, None] * W + cols[None, :],
-                    mask=ok, other=0.0).to(tl.float32)
-        gate_h = tl.load(gates_ptr + plane * (H + W) + rows, mask=rows < H,
-                         other=0.0)
-        total += tl.sum(v * gate_h[:, None] * gate_w[None, :], axis=0)
+        z, ok = _z_tile(g_ptr, gates_ptr, plane, h0, H, W, cols, col_ok,
+                        gate_w, BLOCK_H)
+        total += tl.sum(z, axis=0)
     mean = tl.sum(total, axis=0) / (H * W)
     squares = tl.zeros([BLOCK_W], dtype=tl.float32)
     for h0 in range(0, H, BLOCK_H):
-        rows = h0 + tl.arange(0, BLOCK_H)
-        ok = (rows < H)[:, None] & col_ok[None, :]
-        v = tl.load(g_ptr + plane * H * W + rows[:, None] * W + cols[None, :],
-                    mask=ok, other=0.0).to(tl.float32)
-        gate_h = tl.load(gates_ptr + plane * (H + W) + rows, mask=rows < H,
-                         other=0.0)
-        centred = tl.where(ok, v * gate_h[:, None] * gate_w[None, :] - mean,
-                           0.0)
+        z, ok = _z_tile(g_ptr, gates_ptr, plane, h0, H, W, cols, col_ok,
+                        gate_w, BLOCK_H)
+        centred = tl.where(ok, z - mean, 0.0)
         squares += tl.sum(centred * centred, axis=0)
     tl.store(mean_ptr + plane, mean)
     tl.store(rstd_ptr + plane,

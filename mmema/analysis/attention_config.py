@@ -1,7 +1,10 @@
 # Copyright (c) mmema contributors. All rights reserved.
-"""Remove EMA from a model config, to build the same model without it."""
+"""The attentions of a model config: which they are, and the config
+without EMA (the baseline the paper compares with)."""
 import copy
-from typing import Any, Tuple
+from typing import Any, Iterator, Optional, Tuple
+
+from mmengine.registry import MODELS, DefaultScope
 
 #: Registry names of the EMA module.
 EMA_TYPES = ('EMA', 'EfficientMultiScaleAttention')
@@ -59,3 +62,41 @@ def strip_ema(model_cfg: dict) -> Tuple[dict, int]:
         ValueError: If EMA is configured in a form that cannot be removed.
     """
     return _strip(copy.deepcopy(model_cfg))
+
+
+def _plugin_types(node: Any) -> Iterator[str]:
+    """The ``type`` of every plugin spec in a config node, in order."""
+    if isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _plugin_types(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == 'plugins' and isinstance(value, (list, tuple)):
+                yield from (p['cfg']['type'] for p in value)
+            elif key.endswith('plugin_cfg') and isinstance(value, dict):
+                yield value['type']
+            else:
+                yield from _plugin_types(value)
+
+
+def attention_of(model_cfg: dict, scope: Optional[str]) -> str:
+    """The attention a model config builds, as the paper's tables name it.
+
+    Args:
+        model_cfg (dict): The ``model`` field of a config.
+        scope (str, optional): Registry scope, the config's
+            ``default_scope``; it resolves aliases (``'ConvBlockAttention'``
+            is ``'CBAM'``).
+
+    Returns:
+        str: The class names of the plugins in every ``plugins`` list and
+        ``*plugin_cfg`` of the config, joined by ``'+'`` in order of first
+        appearance (``'EMA'``, ``'CA'``), or ``'baseline'`` if none.
+    """
+    names = []
+    with DefaultScope.overwrite_default_scope(scope):
+        for type_name in _plugin_types(model_cfg):
+            name = MODELS.get(type_name).__name__
+            if name not in names:
+                names.append(name)
+    return '+'.join(names) or 'baseline'

@@ -146,3 +146,36 @@ def test_any_plugin_type_and_gradients_with_checkpointing():
 def test_bad_arguments_raise_errors_that_name_the_fix(kwargs, error, match):
     with pytest.raises(error, match=match):
         PluginMobileNetV2(**kwargs)
+
+
+def test_plugins_form_is_the_default_and_takes_stages():
+    """The paper's placement is PAPER_PLUGINS; ``stages`` (7 stages) picks
+    stages as in every other backbone."""
+    from mmema.models.backbones.plugin_mobilenet_v2 import PAPER_PLUGINS
+    default = PluginMobileNetV2()
+    explicit = PluginMobileNetV2(plugins=[
+        dict(cfg=dict(type='EMA', factor=32), position='after_depthwise')
+    ])
+    assert list(default.state_dict()) == list(explicit.state_dict())
+    assert PAPER_PLUGINS[0]['cfg'] == dict(type='EMA', factor=32)
+    # Stages 6 and 7 only: hidden widths 576 (x3, the first from 96) and
+    # 960 (x4).
+    late = PluginMobileNetV2(plugins=[
+        dict(
+            cfg=dict(type='EMA', factor=32),
+            stages=(False, ) * 5 + (True, ) * 2)
+    ])
+    widths = [b.ema_attn.in_channels for b in blocks(late)
+              if hasattr(b, 'ema_attn')]
+    assert widths == [576, 960, 960, 960]
+    assert PluginMobileNetV2(plugins=None).state_dict().keys() == \
+        MobileNetV2().state_dict().keys()
+
+
+def test_deprecated_plugin_cfg_is_the_plugins_form():
+    with pytest.warns(DeprecationWarning, match='plugins=\\[dict\\(cfg'):
+        old = PluginMobileNetV2(plugin_cfg=dict(type='EMA', factor=8))
+    new = PluginMobileNetV2(plugins=[dict(cfg=dict(type='EMA', factor=8))])
+    assert list(old.state_dict()) == list(new.state_dict())
+    with pytest.raises(ValueError, match='not both'):
+        PluginMobileNetV2(plugins=None, plugin_cfg=dict(type='EMA'))

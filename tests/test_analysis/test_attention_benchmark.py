@@ -1,19 +1,22 @@
 # Copyright (c) mmema contributors. All rights reserved.
-"""Smoke test of tools/analysis_tools/benchmark_attention.py on tiny
-shapes: both modes run and print their tables."""
+"""Smoke test of the attention benchmark (tools/analysis_tools/
+benchmark_attention.py) on tiny shapes: both modes run and print their
+tables."""
 import importlib.util
 import re
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
+
+from mmema.analysis import attention_benchmark
 
 TOOL = (Path(__file__).parents[2] / 'tools' / 'analysis_tools' /
         'benchmark_attention.py')
 
 
-def load_tool() -> ModuleType:
+def load_tool() -> object:
+    """The benchmark as its tool runs it."""
     spec = importlib.util.spec_from_file_location('benchmark_attention',
                                                   TOOL)
     module = importlib.util.module_from_spec(spec)
@@ -21,9 +24,14 @@ def load_tool() -> ModuleType:
     return module
 
 
+def test_tool_runs_the_package_benchmark():
+    assert load_tool().main is attention_benchmark.main
+
+
 def test_module_table_has_every_module_and_ratio(capsys):
-    load_tool().main(['--shapes', '2,64,6,5', '1,32,17,9', '--repeats', '1',
-                      '--warmup', '0'])
+    attention_benchmark.main([
+        '--shapes', '2,64,6,5', '1,32,17,9', '--repeats', '1', '--warmup', '0'
+    ])
     out = capsys.readouterr().out
     assert 'intra-op threads' in out
     for name in ('bottleneck', 'EMA', 'reference EMA', 'SE', 'CA', 'CBAM',
@@ -45,8 +53,10 @@ def test_module_table_has_every_module_and_ratio(capsys):
 
 
 def test_model_mode_prints_train_step_ratio(capsys):
-    load_tool().main(['--model', '--model-batch', '1', '--model-size', '32',
-                      '--repeats', '1', '--warmup', '0', '--threads', '1'])
+    attention_benchmark.main([
+        '--model', '--model-batch', '1', '--model-size', '32', '--repeats',
+        '1', '--warmup', '0', '--threads', '1'
+    ])
     out = capsys.readouterr().out
     assert 'train step, batch 1, 32x32' in out
     plain = re.search(r'ResNet-50\s+([\d.]+)\s+1\.000\s+1\.000', out)
@@ -60,7 +70,7 @@ def test_model_mode_prints_train_step_ratio(capsys):
 
 
 def test_paired_ratio_is_the_median_of_ratios_within_rounds():
-    tool = load_tool()
+    tool = attention_benchmark
     # The machine slows down in rounds two and three. Each round's own
     # ratio is 1.2, 1.1, 1.3 (median 1.2); the medians' ratio, 26 / 20,
     # mixes rounds.
@@ -69,7 +79,7 @@ def test_paired_ratio_is_the_median_of_ratios_within_rounds():
 
 
 def test_keep_input_is_an_identity_that_keeps_its_input():
-    keep = load_tool().KeepInput()
+    keep = attention_benchmark.KeepInput()
     x = torch.randn(2, 3, 4, 5, requires_grad=True)
     out = keep(x)
     assert out.data_ptr() != x.data_ptr()
@@ -83,4 +93,4 @@ def test_keep_input_is_an_identity_that_keeps_its_input():
 
 def test_bad_shape_names_the_format():
     with pytest.raises(SystemExit):
-        load_tool().main(['--shapes', '8,256,56'])
+        attention_benchmark.main(['--shapes', '8,256,56'])

@@ -1,10 +1,11 @@
 # Copyright (c) mmema contributors. All rights reserved.
-"""strip_ema: every configured form of EMA removed, nothing else touched."""
+"""attention_of names a config's attention; strip_ema removes every
+configured form of EMA and touches nothing else."""
 import copy
 
 import pytest
 
-from mmema.analysis.ema_removal import strip_ema
+from mmema.analysis.attention_config import attention_of, strip_ema
 
 EMA_PLUGIN = dict(
     cfg=dict(type='EMA', factor=32),
@@ -46,3 +47,17 @@ def test_model_without_ema_is_returned_unchanged():
 def test_ema_built_directly_cannot_be_removed():
     with pytest.raises(ValueError, match='its own config'):
         strip_ema(dict(neck=dict(attention=dict(type='EMA'))))
+
+
+def test_attention_of_names_classes_through_the_registry():
+    import mmema  # noqa: F401  (registers the attentions)
+    assert attention_of(dict(backbone=dict(type='ResNet')), None) == 'baseline'
+    cbam = dict(cfg=dict(type='ConvBlockAttention'), stages=(True, ) * 4)
+    assert attention_of(dict(backbone=dict(plugins=[cbam])), None) == 'CBAM'
+    both = dict(
+        backbone=dict(plugins=[EMA_PLUGIN]),
+        neck=dict(plugins=[cbam, EMA_PLUGIN]))
+    assert attention_of(both, None) == 'EMA+CBAM'
+    old = dict(
+        backbone=dict(plugin_cfg=dict(type='EfficientMultiScaleAttention')))
+    assert attention_of(old, None) == 'EMA'
