@@ -6,7 +6,7 @@ without EMA: ``tools/analysis_tools/benchmark_attention.py`` and
 
 Module mode prints one table: per shape and module the median forward
 (no_grad) and forward+backward times, forward+backward relative to the
-published EMA and to the bottleneck at the same shape, the forward relative
+reference EMA and to the bottleneck at the same shape, the forward relative
 to the memory floor (copying the input into a preallocated output: one read
 and one write), and the peak memory that a forward+backward allocates. All
 modules of a shape are timed in one process, interleaved repeat by repeat
@@ -14,7 +14,7 @@ after a warm-up, so they share the allocator, the threads and the machine's
 load.
 
 Model mode times train steps of ResNet-50 plain, with mmema's EMA, with the
-published EMA, and with an identity that only keeps its input for backward
+reference EMA, and with an identity that only keeps its input for backward
 and allocates its output and input gradient as EMA does: the part of EMA's
 cost that no EMA kernel can remove.
 
@@ -170,7 +170,7 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device) -> float:
 def build_modules(channels: int,
                   device: torch.device) -> Dict[str, nn.Module]:
     """The modules compared at ``channels``: a ResNet-50 bottleneck with
-    that many output channels, mmema's EMA, the published EMA with the
+    that many output channels, mmema's EMA, the reference EMA with the
     same weights, and the other attentions registered in ``MODELS``."""
     from mmdet.models.backbones.resnet import Bottleneck
     ema = MODELS.build(dict(type='EMA', in_channels=channels))
@@ -322,8 +322,8 @@ def with_keep_input(model: Classifier) -> Classifier:
     return model
 
 
-def with_published_ema(model: Classifier) -> Classifier:
-    """Swap every EMA of ``model`` for the published EMA, same weights."""
+def with_reference_ema(model: Classifier) -> Classifier:
+    """Swap every EMA of ``model`` for the reference EMA, same weights."""
     for block in model.modules():
         ema = getattr(block, 'ema_attn', None)
         if ema is not None and not isinstance(ema, ReferenceEMA):
@@ -353,7 +353,7 @@ def run_model(device: torch.device, args: argparse.Namespace) -> None:
     models = {
         'ResNet-50': Classifier(False),
         'ResNet-50 + EMA (mmema)': Classifier(True),
-        'ResNet-50 + EMA (published)': with_published_ema(Classifier(True)),
+        'ResNet-50 + EMA (reference)': with_reference_ema(Classifier(True)),
         'ResNet-50 + identity that keeps its input':
         with_keep_input(Classifier(True)),
     }
