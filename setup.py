@@ -84,7 +84,8 @@ setup(
     install_requires=parse_requirements('runtime'),
     extras_require={
         'mim': parse_requirements('mminstall'),
-        'tests': parse_requirements('tests'),
+        'deploy': parse_requirements('deploy'),
+        'tests': parse_requirements('tests') + parse_requirements('deploy'),
     },
     classifiers=[
         'Programming Language :: Python :: 3',

@@ -80,7 +80,7 @@ log "installing mmcv from $WHEEL_DIR"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" "$WHEEL_DIR"/mmcv-*.whl
 
 log "installing mmdet, mmpretrain, mmyolo, pycocotools and the test tools"
-"${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/pinned.txt" -r "$ROOT/requirements/tests.txt"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/pinned.txt" -r "$ROOT/requirements/deploy.txt" -r "$ROOT/requirements/tests.txt"
 
 log "installing mmema (editable)"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation -e "$ROOT"

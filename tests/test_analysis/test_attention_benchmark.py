@@ -69,15 +69,6 @@ def test_model_mode_prints_train_step_ratio(capsys):
     assert re.search(r'keeps its input\s+[\d.]+\s+[\d.]+\s+[\d.]+', out)
 
 
-def test_paired_ratio_is_the_median_of_ratios_within_rounds():
-    tool = attention_benchmark
-    # The machine slows down in rounds two and three. Each round's own
-    # ratio is 1.2, 1.1, 1.3 (median 1.2); the medians' ratio, 26 / 20,
-    # mixes rounds.
-    assert tool.paired_ratio([12.0, 44.0, 26.0], [10.0, 40.0, 20.0]) == \
-        pytest.approx(1.2)
-
-
 def test_keep_input_is_an_identity_that_keeps_its_input():
     keep = attention_benchmark.KeepInput()
     x = torch.randn(2, 3, 4, 5, requires_grad=True)

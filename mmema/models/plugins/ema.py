@@ -109,8 +109,13 @@ class EMA(BaseModule):
         """Re-weight ``x`` by its cross-spatial attention.
 
         CPU and CUDA tensors take a fused implementation with a hand-written
-        backward; tracers and compilers see a composite of standard ops.
-        All compute the published function (see the module docstring).
+        backward; tracers and exporters see a composite of standard ops. All
+        compute the published function (see the module docstring). Under
+        ``torch.compile`` EMA runs between the compiled graphs, on its fused
+        path: Inductor lays the composite out wrongly under dynamic shapes
+        inside a backbone whose convolutions it stores channels-last (a
+        stride-order error, and past it corrupt memory), and the fused
+        kernels are faster than its code for EMA.
 
         Args:
             x (Tensor): Input of shape (B, C, H, W).
@@ -119,6 +124,11 @@ class EMA(BaseModule):
             Tensor: Output of shape (B, C, H, W), in ``x``'s dtype.
         """
         check_feature_map('EMA', x, self.in_channels)
+        if torch.compiler.is_dynamo_compiling():
+            return _run_outside_compiled_graph(self, x)
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         params = self.ema_params()
         fused = fused_ema(x, params, self.factor)
         if fused is not None:
@@ -127,7 +137,17 @@ class EMA(BaseModule):
             # the small logits lets forward hooks see the map.
             self.attn_gate(logits)
             return out
-        b, c, h, w = x.shape
-        g = x.reshape(b * self.factor, -1, h, w)  # (B*G, c, H, W)
-        attn = self.attn_gate(ema_logits_composite(g, params))
-        return (g * attn).reshape(b, c, h, w)
+        # Groups as a dimension of their own; the channels per group are a
+        # constant of the module, so exported graphs compute only the batch
+        # and plane size from x.
+        c, (h, w) = self.in_channels // self.factor, x.shape[2:]
+        g = x.reshape(-1, self.factor, c, h, w)  # (B, G, c, H, W)
+        attn = self.attn_gate(ema_logits_composite(g.flatten(0, 1),
+                                                   params))  # (B*G, 1, H, W)
+        return (g * attn.view(-1, self.factor, 1, h, w)).flatten(1, 2)
+
+
+@torch.compiler.disable
+def _run_outside_compiled_graph(module: EMA, x: torch.Tensor) -> torch.Tensor:
+    """``module._forward(x)`` as a graph break of ``torch.compile``."""
+    return module._forward(x)

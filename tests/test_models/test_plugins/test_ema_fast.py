@@ -147,9 +147,10 @@ def test_single_output_conv3x3_equals_its_definition(h, w):
     gen = torch.Generator().manual_seed(h * 10 + w)
     g = torch.randn(3, 5, h, w, generator=gen, dtype=torch.float64)
     kernel = torch.randn(1, 5, 3, 3, generator=gen, dtype=torch.float64)
-    taps = kernel.view(5, 9).t()
-    torch.testing.assert_close(single_output_conv3x3(g, taps.flip(0)),
-                               F.conv2d(g, kernel, padding=1))
+    bias = torch.randn(1, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(
+        single_output_conv3x3(g, kernel, bias),
+        F.conv2d(g, kernel, bias, padding=1))
 
 
 # --------------------------------------------------------------------------
@@ -182,6 +183,12 @@ def test_float64_matches_published_to_1e10(shape, factor, training):
 @pytest.mark.parametrize('training', [True, False])
 def test_float32_matches_published_float64_to_1e5(shape, factor, training):
     check_parity(shape, factor, torch.float32, 1e-5, training)
+
+
+@pytest.mark.parametrize('shape,factor', PARITY_CASES)
+def test_composite_matches_published_to_1e10(shape, factor, monkeypatch):
+    monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: True)
+    check_parity(shape, factor, torch.float64, 1e-10)
 
 
 @pytest.fixture

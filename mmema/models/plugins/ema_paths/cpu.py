@@ -15,7 +15,7 @@ once, and EMA runs its composite path.
 import importlib
 import warnings
 from functools import lru_cache
-from typing import Any, Optional, Tuple
+from typing import Any, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -47,6 +47,85 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return dtype
 
 
+class ForwardRun(NamedTuple):
+    """What one call of ``torch.ops.mmema.ema_forward`` took and gave.
+
+    Attributes:
+        x (Tensor): The input in the compute dtype, contiguous.
+        weights (tuple[Tensor]): ``w1, b1, w3, b3, gn_w, gn_b`` likewise.
+        x11 (Tensor): ``softmax(gn.bias)``, (c,).
+        kernel (Tensor): The merged single-output 3x3 kernel, (c, 9).
+        y (Tensor): The output, (B, C, H, W), in the compute dtype.
+        logits (Tensor): The logits, (B * factor, 1, H, W).
+        state (tuple[Tensor]): ``gates, pooled, mean, rstd, x21, window``,
+            what the backward kernel reads.
+    """
+
+    x: Tensor
+    weights: Tuple[Tensor, ...]
+    x11: Tensor
+    kernel: Tensor
+    y: Tensor
+    logits: Tensor
+    state: Tuple[Tensor, ...]
+
+
+def run_forward_kernel(x: Tensor, weights: Tuple[Tensor, ...], factor: int,
+                       eps: float) -> ForwardRun:
+    """EMA's forward through the compiled kernel.
+
+    Args:
+        x (Tensor): Input, (B, C, H, W).
+        weights (tuple[Tensor]): ``w1, b1, w3, b3, gn_w, gn_b``.
+        factor (int): Number of channel groups.
+        eps (float): GroupNorm's epsilon.
+
+    Returns:
+        ForwardRun: The output, the logits and what the backward needs.
+    """
+    dtype = compute_dtype(x.dtype)
+    with torch.autocast('cpu', enabled=False):
+        weights = tuple(t.detach().to(dtype).contiguous() for t in weights)
+        x11, kernel, kernel_bias = cross_spatial_kernel(
+            weights[2], weights[3], weights[5])
+        kernel = kernel.view(-1, 9)
+        xc = x.to(dtype).contiguous()
+        y, logits, *state = torch.ops.mmema.ema_forward(
+            xc, factor, *weights, kernel, float(kernel_bias), eps)
+    return ForwardRun(xc, weights, x11, kernel, y, logits, tuple(state))
+
+
+def output_like(y: Tensor, x: Tensor) -> Tensor:
+    """``y`` in ``x``'s dtype, and channels-last if ``x`` is."""
+    y = y.to(x.dtype)
+    if not x.is_contiguous() and x.is_contiguous(
+            memory_format=torch.channels_last):
+        y = y.contiguous(memory_format=torch.channels_last)
+    return y
+
+
+def cpu_inference(x: Tensor, weights: Tuple[Tensor, ...], factor: int,
+                  eps: float) -> Tuple[Tensor, Tensor]:
+    """EMA's forward through the compiled kernel with no autograd record.
+
+    For inputs nothing differentiates (``torch.no_grad()``, inference
+    mode, or no tensor that requires a gradient): the autograd function's
+    bookkeeping is skipped.
+
+    Args:
+        x (Tensor): Input, (B, C, H, W).
+        weights (tuple[Tensor]): ``w1, b1, w3, b3, gn_w, gn_b``.
+        factor (int): Number of channel groups.
+        eps (float): GroupNorm's epsilon.
+
+    Returns:
+        tuple[Tensor]: Output (B, C, H, W) in ``x``'s dtype and memory
+        format, and the logits (B * factor, 1, H, W).
+    """
+    run = run_forward_kernel(x, weights, factor, eps)
+    return output_like(run.y, x), run.logits
+
+
 class FusedCPUEMAFunction(torch.autograd.Function):
     """EMA's forward and hand-derived backward through the compiled kernels.
 
@@ -60,29 +139,13 @@ class FusedCPUEMAFunction(torch.autograd.Function):
     def forward(ctx: Any, x: Tensor, w1: Tensor, b1: Tensor, w3: Tensor,
                 b3: Tensor, gn_w: Tensor, gn_b: Tensor, factor: int,
                 eps: float) -> Tuple[Tensor, Tensor]:
-        dtype = compute_dtype(x.dtype)
-        with torch.autocast('cpu', enabled=False):
-            weights = tuple(
-                t.detach().to(dtype).contiguous()
-                for t in (w1, b1, w3, b3, gn_w, gn_b))
-            x11, kernel, kernel_bias = cross_spatial_kernel(
-                weights[2], weights[3], weights[5])
-            xc = x.to(dtype).contiguous()
-            y, logits, gates, pooled, mean, rstd, x21, window = \
-                torch.ops.mmema.ema_forward(xc, factor, *weights,
-                                            kernel.view(-1, 9),
-                                            float(kernel_bias), eps)
+        run = run_forward_kernel(x, (w1, b1, w3, b3, gn_w, gn_b), factor, eps)
         ctx.factor = factor
-        ctx.param_dtypes = tuple(
-            t.dtype for t in (w1, b1, w3, b3, gn_w, gn_b))
-        ctx.save_for_backward(xc, *weights, x11, kernel.view(-1, 9), logits,
-                              gates, pooled, mean, rstd, x21, window)
-        ctx.mark_non_differentiable(logits)
-        y = y.to(x.dtype)
-        if not x.is_contiguous() and x.is_contiguous(
-                memory_format=torch.channels_last):
-            y = y.contiguous(memory_format=torch.channels_last)
-        return y, logits
+        ctx.param_dtypes = tuple(t.dtype for t in (w1, b1, w3, b3, gn_w, gn_b))
+        ctx.save_for_backward(run.x, *run.weights, run.x11, run.kernel,
+                              run.logits, *run.state)
+        ctx.mark_non_differentiable(run.logits)
+        return output_like(run.y, x), run.logits
 
     @staticmethod
     @once_differentiable

@@ -2,7 +2,8 @@
 """Pick the fastest EMA implementation for an input.
 
 * CPU tensors: :class:`.cpu.FusedCPUEMAFunction` over the compiled
-  kernels of ``mmema._ext``, when they are built.
+  kernels of ``mmema._ext``, when they are built, or, for inputs nothing
+  differentiates, :func:`.cpu.cpu_inference` over the same kernel.
 * CUDA tensors, with Triton installed and ``MMEMA_EMA_TRITON=1``:
   :class:`.triton.function.TritonEMAFunction` (float32, float16 and
   bfloat16 maps). The kernels have passed Triton's CPU interpreter but not
@@ -22,7 +23,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .cpu import FusedCPUEMAFunction, cpu_ops_available
+from .cpu import FusedCPUEMAFunction, cpu_inference, cpu_ops_available
 from .params import EMAParams
 
 
@@ -73,7 +74,12 @@ def fused_ema(x: Tensor, params: EMAParams,
     if graph_is_being_recorded():
         return None
     if x.device.type == 'cpu' and cpu_ops_available():
-        return FusedCPUEMAFunction.apply(x, *params[:6], factor, params.eps)
+        if torch.is_grad_enabled() and (x.requires_grad
+                                        or any(t.requires_grad
+                                               for t in params[:6])):
+            return FusedCPUEMAFunction.apply(x, *params[:6], factor,
+                                             params.eps)
+        return cpu_inference(x, params[:6], factor, params.eps)
     if x.is_cuda and triton_enabled():
         from .triton.function import TritonEMAFunction, supports
         if supports(x):

@@ -38,10 +38,28 @@ def edge_selector(like: Tensor) -> Tensor:
     Returns:
         Tensor: (3, 2) selector; row ``d + 1`` picks from (first, last).
     """
-    selector = like.new_zeros(3, 2)
-    selector[0, 1] = 1
-    selector[2, 0] = 1
-    return selector
+    # A constant, not an index assignment: exporters see one initializer.
+    return torch.tensor([[0., 1.], [0., 0.], [1., 0.]],
+                        dtype=like.dtype,
+                        device=like.device)
+
+
+def ends(t: Tensor, dim: int) -> Tensor:
+    """The first and the last entry of ``t`` along ``dim``, in that order.
+
+    Two slices and a concatenation (exporters get Slice and Concat, no
+    Gather).
+
+    Args:
+        t (Tensor): Any tensor.
+        dim (int): The dimension.
+
+    Returns:
+        Tensor: ``t`` with ``dim`` of size 2.
+    """
+    first, last = [slice(None)] * t.dim(), [slice(None)] * t.dim()
+    first[dim], last[dim] = slice(0, 1), slice(-1, None)
+    return torch.cat([t[tuple(first)], t[tuple(last)]], dim)
 
 
 def plane_corners(g: Tensor) -> Tensor:
@@ -53,7 +71,7 @@ def plane_corners(g: Tensor) -> Tensor:
     Returns:
         Tensor: (N, c, 2, 2), indexed [first/last row, first/last column].
     """
-    return g[:, :, [0, -1]][:, :, :, [0, -1]]
+    return ends(ends(g, 2), 3)
 
 
 def window_sums(row_sums: Tensor, col_sums: Tensor, corners: Tensor,
@@ -71,8 +89,8 @@ def window_sums(row_sums: Tensor, col_sums: Tensor, corners: Tensor,
         Tensor: (N, c, 3, 3); entry [kh, kw] is the sum of the input values
         that tap (kh, kw) of a padding-1 3x3 convolution multiplies.
     """
-    missed_rows = row_sums[..., [0, -1]] @ selector.t()  # (N, c, 3)
-    missed_cols = col_sums[..., [0, -1]] @ selector.t()  # (N, c, 3)
+    missed_rows = ends(row_sums, -1) @ selector.t()  # (N, c, 3)
+    missed_cols = ends(col_sums, -1) @ selector.t()  # (N, c, 3)
     missed_corners = selector @ corners @ selector.t()  # (N, c, 3, 3)
     return (row_sums.sum(-1)[..., None, None] -
             missed_rows.unsqueeze(-1) - missed_cols.unsqueeze(-2) +
