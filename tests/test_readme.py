@@ -45,3 +45,21 @@ def test_readme_links_every_docs_page_and_each_link_resolves():
     for name, text in DOCS.items():
         for target in re.findall(r'\]\(([^)#:]+)\)', text):
             assert osp.exists(osp.join(ROOT, 'docs', target)), (name, target)
+
+
+def test_reproduce_page_has_every_row_of_the_papers_tables():
+    from mmema.analysis import PAPER_TABLES
+    text = DOCS['reproduce.md']
+    sections = re.split(r'^## ', text, flags=re.M)[1:]
+    for table in PAPER_TABLES.values():
+        if table.key == 'cifar100_resnet50_mmpretrain':
+            continue  # not the paper's: mmpretrain's model zoo
+        section = next(s for s in sections if table.title in s)
+        rows = re.findall(r'^\| (\w+) \| `(configs/[^`]+)`', section, re.M)
+        assert sorted(a
+                      for a, _ in rows) == sorted(table.attentions), table.key
+        for attention, config in rows:
+            assert f'python tools/train.py {config}' in section
+            assert f'tools/dist_train.sh {config} 8' in section
+            assert f'tools/slurm_train.sh PARTITION' in section
+        assert section.count('collect_results.py work_dirs/') == len(rows)

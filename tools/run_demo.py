@@ -18,13 +18,12 @@ import os.path as osp
 import time
 from typing import Optional, Sequence
 
-from mmengine.config import Config
 
 from mmema.analysis.markdown_table import format_table
 from mmema.demo.demo_run import (DemoResult, generate_demo_data,
                                  keep_previous_run, load_results,
                                  prepare_demo_config, run_demo)
-from mmema.engine import add_cfg_options
+from mmema.engine import add_cfg_options, load_config
 
 DEMO_CONFIGS = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'demo')
@@ -92,9 +91,7 @@ def print_comparison(out_dir: str) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     start = time.perf_counter()
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args)
     cfg = prepare_demo_config(cfg, args.work_dir, args.baseline)
     kept = keep_previous_run(cfg.work_dir)
     if kept is not None:

@@ -14,9 +14,8 @@ overlaid on the image as the model saw it (after the test pipeline).
 import argparse
 from typing import Optional, Sequence
 
-from mmengine.config import Config
 
-from mmema.engine import add_cfg_options
+from mmema.engine import add_cfg_options, load_config
 from mmema.visualization import visualize_attention
 
 
@@ -46,9 +45,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args)
     for path in visualize_attention(cfg, args.checkpoint, args.images,
                                     args.out_dir, args.device, args.alpha):
         print(path)

@@ -3,6 +3,8 @@
 # EMA (Ouyang et al. 2023, arXiv 2305.13563): factor 32, after conv3 of
 # every bottleneck in all stages, exactly as configs/ema_resnet50_cifar100.py
 # sets it (the paper's placement).
+# Params 23,903,620 (23.90M); the paper's 23.85M matches no natural
+# placement (docs/paper_numbers.md).
 # Every configs/ablations/resnet50-*_cifar100.py shares recipe and data;
 # train and test them all with one seed:
 #   python tools/analysis_tools/sweep.py \

@@ -33,4 +33,13 @@ model = dict(
 # A base read through `mmyolo::` gets _scope_='mmyolo' in every typed dict,
 # and the collate function, a plain function, rejects it
 # (open-mmlab/mmyolo#886): restate it without.
-train_dataloader = dict(collate_fn=dict(_delete_=True, type='yolov5_collate'))
+# albumentations 2 draws from generators of its own, which randomness.seed
+# does not reach: mmema's SeededAlbu (mmdet.Albu seeded from the run's seed)
+# makes two runs of this config one run.
+train_pipeline = [
+    dict(t, type='mmdet.SeededAlbu') if t['type'] == 'mmdet.Albu' else t
+    for t in _base_.train_pipeline
+]
+train_dataloader = dict(
+    collate_fn=dict(_delete_=True, type='yolov5_collate'),
+    dataset=dict(pipeline=train_pipeline))

@@ -86,13 +86,21 @@ model = dict(
         # YOLOv5's objectness balance for four levels.
         obj_level_weights=[4.0, 1.0, 0.25, 0.06]))
 
+# albumentations 2 draws from generators of its own, which randomness.seed
+# does not reach: mmema's SeededAlbu (mmdet.Albu seeded from the run's seed)
+# makes two runs of this config one run.
+train_pipeline = [
+    dict(t, type='mmdet.SeededAlbu') if t['type'] == 'mmdet.Albu' else t
+    for t in _base_.train_pipeline
+]
 train_dataloader = dict(
     collate_fn=dict(_delete_=True, type='yolov5_collate'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='annotations/train.json',
-        data_prefix=dict(img='VisDrone2019-DET-train/images/')))
+        data_prefix=dict(img='VisDrone2019-DET-train/images/'),
+        pipeline=train_pipeline))
 val_dataloader = dict(
     dataset=dict(
         type=dataset_type,

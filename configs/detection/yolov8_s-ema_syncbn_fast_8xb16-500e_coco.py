@@ -22,4 +22,22 @@ model = dict(
         ]))
 
 # See yolov5_s-v61-ema_syncbn_fast_8xb16-300e_coco.py (open-mmlab/mmyolo#886).
-train_dataloader = dict(collate_fn=dict(_delete_=True, type='yolov5_collate'))
+# albumentations 2 draws from generators of its own, which randomness.seed
+# does not reach: mmema's SeededAlbu (mmdet.Albu seeded from the run's seed)
+# makes two runs of this config one run.
+train_pipeline = [
+    dict(t, type='mmdet.SeededAlbu') if t['type'] == 'mmdet.Albu' else t
+    for t in _base_.train_pipeline
+]
+train_pipeline_stage2 = [
+    dict(t, type='mmdet.SeededAlbu') if t['type'] == 'mmdet.Albu' else t
+    for t in _base_.train_pipeline_stage2
+]
+train_dataloader = dict(
+    collate_fn=dict(_delete_=True, type='yolov5_collate'),
+    dataset=dict(pipeline=train_pipeline))
+custom_hooks = [
+    dict(h, switch_pipeline=train_pipeline_stage2)
+    if h['type'] == 'mmdet.PipelineSwitchHook' else h
+    for h in _base_.custom_hooks
+]

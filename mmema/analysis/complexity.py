@@ -32,6 +32,8 @@ class Complexity:
             forward pass at the measured shape.
         ema_params (int): Parameters inside EMA layers.
         ema_flops (int): FLOPs inside EMA layers.
+        flops_by_operator (dict[str, int]): The model's FLOPs by mmengine's
+            operator kind (``'conv'``, ``'linear'``, ``'batch_norm'``, ...).
     """
 
     name: str
@@ -41,6 +43,21 @@ class Complexity:
     flops: int
     ema_params: int
     ema_flops: int
+    flops_by_operator: Dict[str, int]
+
+
+@dataclass(frozen=True)
+class FlopCounts:
+    """FLOPs of one forward pass, as mmengine counts them (one multiply-add
+    is one FLOP).
+
+    Args:
+        by_module (dict[str, int]): By module name; ``''`` is the model.
+        by_operator (dict[str, int]): The model's, by operator kind.
+    """
+
+    by_module: Dict[str, int]
+    by_operator: Dict[str, int]
 
 
 def bn_folded_params(model: nn.Module) -> int:
@@ -110,8 +127,8 @@ def build_counting_model(model_cfg: dict,
         return MODELS.build(model_cfg).eval()
 
 
-def count_flops(model: nn.Module, shape: Tuple[int, int]) -> Dict[str, int]:
-    """FLOPs of one forward pass, by module, as mmengine counts them.
+def count_flops(model: nn.Module, shape: Tuple[int, int]) -> FlopCounts:
+    """FLOPs of one forward pass, by module and by operator.
 
     The model runs once in ``'tensor'`` mode (no post-processing) on a
     seeded random image of shape (1, 3, H, W). Detectors get image meta of
@@ -125,8 +142,7 @@ def count_flops(model: nn.Module, shape: Tuple[int, int]) -> Dict[str, int]:
         shape (tuple[int, int]): Input (H, W).
 
     Returns:
-        dict[str, int]: FLOPs (one multiply-add is one FLOP) by module
-        name; ``''`` is the whole model.
+        FlopCounts: The counts.
     """
     inputs = torch.randn(
         1, 3, *shape, generator=torch.Generator().manual_seed(0))
@@ -140,7 +156,8 @@ def count_flops(model: nn.Module, shape: Tuple[int, int]) -> Dict[str, int]:
             analyzer.unsupported_ops_warnings(False)
             analyzer.uncalled_modules_warnings(False)
             analyzer.tracer_warnings('none')
-            return dict(analyzer.by_module())
+            return FlopCounts(
+                dict(analyzer.by_module()), dict(analyzer.by_operator()))
     finally:
         del model.forward
 
@@ -169,9 +186,10 @@ def measure_complexity(name: str, model_cfg: dict, scope: Optional[str],
         attention=attention_of(model_cfg, scope),
         params=params[''],
         params_bn_folded=bn_folded_params(model),
-        flops=flops[''],
+        flops=flops.by_module[''],
         ema_params=sum(params[n] for n in ema_names),
-        ema_flops=sum(flops[n] for n in ema_names))
+        ema_flops=sum(flops.by_module[n] for n in ema_names),
+        flops_by_operator=flops.by_operator)
 
 
 def compare_with_and_without_ema(cfg: Config,

@@ -73,6 +73,10 @@ class PaperTable:
         flops_per_multiply_add (int): FLOPs the paper's GFLOPs count per
             multiply-add: 2 for YOLOv5's model summary, 1 as mmengine
             counts. Defaults to 1.
+        flops_operators (Tuple[str, ...]): The mmengine operator kinds the
+            paper's FLOPs count, where it counts only some
+            (``('conv', 'linear')``: MobileNetV2's customary 300M); empty
+            for all. Defaults to ().
     """
 
     key: str
@@ -85,6 +89,7 @@ class PaperTable:
     rows: Tuple[PaperRow, ...] = field(repr=False)
     counting: str = ''
     flops_per_multiply_add: int = 1
+    flops_operators: Tuple[str, ...] = ()
 
     @property
     def attentions(self) -> Tuple[str, ...]:
@@ -204,7 +209,12 @@ _TABLES = (
         rows=(
             _row('baseline', 3.50, 0.300, top1=72.3),
             _row('EMA', 3.55, 0.306, top1=74.32),
-        )),
+        ),
+        counting=('torchvision\'s and timm\'s convention: the multiply-adds '
+                  'of convolutions and linear layers only (MobileNetV2: '
+                  '300.77M); mmengine also counts batch norm (2 FLOPs per '
+                  'element, 13.36M) and pooling (0.06M)'),
+        flops_operators=('conv', 'linear')),
     PaperTable(
         key='coco_yolov5s',
         title='COCO val, YOLOv5s v6.0, 640 px, 300 epochs',

@@ -2,10 +2,11 @@
 from mmema.optional_deps import mmyolo_available
 from .converters import (ConversionSummary, VisDroneFormatError,
                          convert_visdrone)
+from .transforms import SeededAlbu
 from .visdrone import VISDRONE_CLASSES, VisDroneDataset
 
 __all__ = [
-    'ConversionSummary', 'VISDRONE_CLASSES', 'VisDroneDataset',
+    'ConversionSummary', 'SeededAlbu', 'VISDRONE_CLASSES', 'VisDroneDataset',
     'VisDroneFormatError', 'convert_visdrone'
 ]
 

@@ -49,6 +49,15 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def load_config(args: argparse.Namespace) -> Config:
+    """``args.config`` with ``--cfg-options`` (:func:`add_cfg_options`)
+    merged in."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
 def load_run_config(args: argparse.Namespace) -> Config:
     """The config of a run: the file, ``--cfg-options``, the work dir.
 
@@ -59,10 +68,8 @@ def load_run_config(args: argparse.Namespace) -> Config:
         Config: The merged config, with ``launcher`` and ``work_dir`` set.
     """
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

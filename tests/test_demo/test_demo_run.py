@@ -112,3 +112,20 @@ def test_demo_end_to_end_on_a_shrunk_setting(tmp_path, detector):
     # The data went to the output folder, too.
     assert sorted(os.listdir(tmp_path / 'data' /
                              'train')) == [f'{i:06d}.png' for i in range(4)]
+    # collect_results.py fills the demo's README row from this run.
+    config = 'yolov5_s-v61-ema_demo' if detector else 'ema_faster-rcnn_r50_demo'
+    readme = tmp_path / 'README.md'
+    readme.write_text('| Config | box AP50 | box AP |\n|---|---|---|\n'
+                      f'| [{config}](configs/demo/{config}.py) | - | - |\n')
+    collected = subprocess.run([
+        sys.executable, 'tools/analysis_tools/collect_results.py',
+        str(tmp_path / 'ema'), '--readme',
+        str(readme), '--metafiles',
+        str(tmp_path)
+    ],
+                               cwd=ROOT,
+                               capture_output=True,
+                               text=True)
+    assert collected.returncode == 0, collected.stderr[-3000:]
+    assert readme.read_text().endswith(
+        f"| {metrics['bbox_map50']:.3f} | {metrics['bbox_map']:.3f} |\n")

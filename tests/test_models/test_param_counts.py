@@ -103,3 +103,21 @@ def test_ema_params_equal_baseline_plus_ema_layers(config):
     assert count(ema_model) == count(baseline) + ema_layer_params
     if published_baseline_m is not None:
         assert round(count(baseline) / 1e6, 2) == published_baseline_m
+
+
+def test_nam_after_conv2_is_the_papers_nam_cell():
+    """NAM normalises the channels it sees with an affine BN (2 parameters
+    a channel); after conv2 of every bottleneck that is width c."""
+    from mmema.analysis import get_paper_table
+    config = 'ablations/resnet50-nam-paper-params_cifar100.py'
+    widths = [
+        64 * 2**i for i, n in enumerate(RESNET_BLOCKS[50]) for _ in range(n)
+    ]
+    baseline = count(build_model(config, {'model.backbone.plugins': None}))
+    measured = count(build_model(config))
+    assert measured == baseline + sum(2 * c for c in widths) == 23_712_804
+    paper = get_paper_table('cifar100_resnet50').row('NAM')
+    assert paper.params_match(measured)
+    after_conv3 = count(build_model('ablations/resnet50-nam_cifar100.py'))
+    assert after_conv3 == baseline + sum(2 * 4 * c for c in widths)
+    assert not paper.params_match(after_conv3)

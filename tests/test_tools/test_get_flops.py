@@ -82,3 +82,53 @@ def test_yolo_ablation_sits_beside_its_attentions_paper_row():
     assert row[:1] + row[4:5] + row[6:] == ['7.27', '7.26', '7.26', '16.5']
     assert float(row[5]) == pytest.approx(2 * float(row[1]), abs=2e-3)
     assert "paper counting: YOLOv5's model summary" in out
+
+
+def conv_linear_multiply_adds(config: str) -> int:
+    """Multiply-adds of the model's convolutions and linear layers at
+    224x224, from each layer's output size and kernel (forward hooks)."""
+    import torch
+    import torch.nn as nn
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+
+    import mmema  # noqa: F401
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model).eval()
+    total = 0
+
+    def hook(module, args, out):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            total += out.numel() * module.in_channels // module.groups * (
+                kh * kw)
+        else:
+            total += out.numel() * module.in_features
+
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            module.register_forward_hook(hook)
+    with torch.no_grad():
+        model(torch.randn(1, 3, 224, 224), mode='tensor')
+    return total
+
+
+def test_mobilenet_v2_prints_the_papers_flops_convention():
+    """MobileNetV2's paper cell (300M) counts convs and the classifier
+    only; the tool prints that count beside mmengine's."""
+    config = 'configs/classification/mobilenet-v2-ema_8xb32_in1k.py'
+    out = get_flops(config, '--paper')
+    header = next(line for line in out.splitlines() if 'model' in line)
+    assert 'GFLOPs (conv+linear)' in header
+    assert 'BN folded' not in header
+    rows = table_rows(out)
+    baseline = conv_linear_multiply_adds(config)
+    assert baseline == 300_774_272  # torchvision's MobileNetV2: 300.77M
+    # mmema's EMA has no convolution (the exact identities): the same.
+    for name in ('with EMA', 'without EMA'):
+        assert rows[name][4] == f'{baseline / 1e9:.3f}'
+        assert float(rows[name][1]) > float(rows[name][4])  # + batch norm
+    assert rows['without EMA'][5:] == ['3.50', '0.3']
+    assert "paper counting: torchvision's and timm's convention" in out

@@ -12,7 +12,6 @@ paper's Params/GFLOPs cells for the matching (or named) table.
 import argparse
 from typing import List, Optional, Sequence
 
-from mmengine.config import Config
 
 from mmema.analysis.complexity import (Complexity,
                                        compare_with_and_without_ema)
@@ -21,7 +20,7 @@ from mmema.analysis.markdown_table import format_count, format_table
 from mmema.analysis.paper_lookup import paper_table_for
 from mmema.analysis.paper_numbers import (PAPER_TABLES, PaperTable,
                                           get_paper_table)
-from mmema.engine import add_cfg_options
+from mmema.engine import add_cfg_options, load_config
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -64,12 +63,15 @@ def complexity_table(rows: List[Complexity],
                      paper: Optional[PaperTable]) -> str:
     """Rows of measurements (and paper cells) as a Markdown table."""
     header = ['model', 'Params (M)', 'GFLOPs', 'EMA Params (M)', 'EMA GFLOPs']
-    paper_counting = paper is not None and paper.counting
-    if paper_counting:
+    yolo_counting = paper is not None and paper.flops_per_multiply_add != 1
+    operators = () if paper is None else paper.flops_operators
+    if yolo_counting:
         header += [
             'Params (M), BN folded',
             f'GFLOPs x{paper.flops_per_multiply_add}'
         ]
+    if operators:
+        header.append(f'GFLOPs ({"+".join(operators)})')
     if paper is not None:
         header += ['paper Params (M)', 'paper GFLOPs']
     cells = []
@@ -81,12 +83,17 @@ def complexity_table(rows: List[Complexity],
             format_count(row.ema_params, 1e6, 3),
             format_count(row.ema_flops, 1e9, 3)
         ]
-        if paper_counting:
+        if yolo_counting:
             line += [
                 format_count(row.params_bn_folded),
                 format_count(row.flops * paper.flops_per_multiply_add, 1e9,
                              3)
             ]
+        if operators:
+            line.append(
+                format_count(
+                    sum(row.flops_by_operator.get(op, 0) for op in operators),
+                    1e9, 3))
         if paper is not None:
             line += paper_cells(paper, row.attention)
         cells.append(line)
@@ -95,9 +102,7 @@ def complexity_table(rows: List[Complexity],
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args)
     if args.shape is None:
         shape = default_input_shape(cfg)
     else:

@@ -134,7 +134,7 @@ def measure(config: str, skip_flops: bool,
         input_hw=default_input_shape(cfg),
         stage_params=stage_params_of(model, attention))
     if not skip_flops:
-        result.flops = count_flops(model, result.input_hw)['']
+        result.flops = count_flops(model, result.input_hw).by_module['']
     return result
 
 

@@ -20,14 +20,14 @@ import statistics
 from typing import Optional, Sequence
 
 import torch
-from mmengine.config import Config
 
 from mmema.analysis.input_shape import default_input_shape
 from mmema.analysis.timing import interleaved_samples, paired_ratio
 from mmema.deployment import (DYNAMO_MIN_OPSET, EXPORTERS, TensorMode,
                               export_onnx, max_abs_difference, onnx_op_types,
                               onnxruntime_session)
-from mmema.engine import add_cfg_options, build_model_from_config
+from mmema.engine import (add_cfg_options, build_model_from_config,
+                          load_config)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -74,9 +74,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     height, width = (

@@ -1,0 +1,12 @@
+# Copyright (c) mmema contributors. All rights reserved.
+# YOLOv5x-P2 VisDrone2019-DET ablation of the EMA paper's VisDrone table:
+# CA (Hou et al. 2021, arXiv 2103.02907): reduction 32.
+# In EMA's places: after the five neck C3 layers of yolov5xP2EMA.yaml.
+# The baseline is the EMA config with --cfg-options model.neck.plugins=None.
+_base_ = '../detection/yolov5_x-p2-ema_syncbn_fast_8xb16-300e_visdrone.py'
+
+model = dict(
+    neck=dict(plugins=[
+        dict(plugin, cfg=dict(type='CA', reduction=32))
+        for plugin in _base_.model.neck.plugins
+    ]))
