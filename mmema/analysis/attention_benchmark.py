@@ -26,7 +26,6 @@ Examples::
 """
 import argparse
 import math
-import statistics
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
@@ -37,7 +36,8 @@ from torch.profiler import ProfilerActivity, profile
 
 import mmema  # noqa: F401  (registers EMA and the other attentions)
 from mmema.models.plugins.ema_paths import ReferenceEMA, implementation_name
-from .timing import (interleaved_medians, interleaved_samples, paired_ratio,
+from .markdown_table import print_columns
+from .timing import (interleaved_medians, interleaved_samples, ratio_rows,
                      synchronize)
 
 SHAPES = ((8, 256, 56, 56), (8, 512, 28, 28), (8, 1024, 14, 14),
@@ -194,13 +194,6 @@ def benchmark_shape(shape: Shape, device: torch.device,
     return rows
 
 
-def print_table(rows: List[List[str]], header: List[str]) -> None:
-    widths = [max(len(r[i]) for r in rows + [header]) for i in
-              range(len(header))]
-    for row in [header] + rows:
-        print('  '.join(cell.ljust(w) for cell, w in zip(row, widths)))
-
-
 def describe(device: torch.device, args: argparse.Namespace) -> str:
     where = (torch.cuda.get_device_name(device) if device.type == 'cuda' else
              f'cpu, {torch.get_num_threads()} intra-op threads')
@@ -218,7 +211,7 @@ def run_modules(device: torch.device, args: argparse.Namespace) -> None:
     for shape in args.shapes or SHAPES:
         rows += benchmark_shape(shape, device, args)
     print(describe(device, args))
-    print_table(rows, header)
+    print_columns(header, rows)
 
 
 class Classifier(nn.Module):
@@ -312,13 +305,8 @@ def run_model(device: torch.device, args: argparse.Namespace) -> None:
     print(f'train step, batch {args.model_batch}, '
           f'{args.model_size}x{args.model_size}, EMA after_conv3 in all '
           'stages; paired: median over rounds of the ratio within a round')
-    medians = {name: statistics.median(s) for name, s in samples.items()}
-    plain = 'ResNet-50'
-    print_table([[
-        name, f'{ms:.1f}', f'{ms / medians[plain]:.3f}',
-        f'{paired_ratio(samples[name], samples[plain]):.3f}'
-    ] for name, ms in medians.items()],
-                ['model', 'step ms', 'vs ResNet-50', 'paired'])
+    print_columns(['model', 'step ms', 'vs ResNet-50', 'paired'],
+                  ratio_rows(samples, 'ResNet-50'))
 
 
 def main(argv: Sequence[str] = None) -> None:

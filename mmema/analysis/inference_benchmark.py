@@ -12,7 +12,6 @@ round's ratio to the plain model.
 """
 import argparse
 import os.path as osp
-import statistics
 import tempfile
 from typing import Callable, Dict, Sequence
 
@@ -23,7 +22,8 @@ from mmengine.registry import MODELS, DefaultScope
 
 from mmema.deployment import TensorMode, export_onnx, onnxruntime_session
 from mmema.models.plugins.ema_paths import implementation_name
-from .timing import interleaved_samples, paired_ratio
+from .markdown_table import print_columns
+from .timing import interleaved_samples, ratio_rows
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 YOLOX_CONFIG = osp.join(REPO, 'configs', 'detection',
@@ -89,7 +89,7 @@ def runners(args: argparse.Namespace, x: torch.Tensor,
     fns = {}
     for attention in ATTENTIONS:
         name = f'{args.model}' + (f' + {attention}' if attention else '')
-        model = TensorMode(build(attention).eval()).eval()
+        model = TensorMode(build(attention)).eval()
         if args.runtime == 'pytorch':
 
             def run(model: nn.Module = model) -> None:
@@ -123,14 +123,5 @@ def main(argv: Sequence[str] = None) -> None:
           f'thread(s), {where}; {args.repeats} interleaved rounds after '
           f'{args.warmup} warm-up, medians; paired: median over rounds of '
           'the ratio within a round')
-    rows = [['model', 'ms', f'vs {plain}', 'paired']]
-    base = statistics.median(samples[plain])
-    for name, times in samples.items():
-        ms = statistics.median(times)
-        rows.append([
-            name, f'{ms:.1f}', f'{ms / base:.3f}',
-            f'{paired_ratio(times, samples[plain]):.3f}'
-        ])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print('  '.join(cell.ljust(w) for cell, w in zip(row, widths)))
+    print_columns(['model', 'ms', f'vs {plain}', 'paired'],
+                  ratio_rows(samples, plain))

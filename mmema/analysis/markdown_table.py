@@ -1,5 +1,6 @@
 # Copyright (c) mmema contributors. All rights reserved.
-"""Plain-text tables in Markdown, for tools that print results."""
+"""Plain-text tables (Markdown, or aligned columns) for tools that print
+results."""
 from typing import Sequence
 
 
@@ -29,3 +30,14 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     rule = '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
     return '\n'.join([line(header), rule, *(line(r) for r in rows)])
+
+
+def print_columns(header: Sequence[str],
+                  rows: Sequence[Sequence[str]]) -> None:
+    """Print ``header`` and ``rows`` as left-aligned columns two spaces
+    apart (the benchmarks' tables)."""
+    widths = [
+        max(len(r[i]) for r in [header, *rows]) for i in range(len(header))
+    ]
+    for row in [header, *rows]:
+        print('  '.join(cell.ljust(w) for cell, w in zip(row, widths)))

@@ -173,7 +173,7 @@ def read_run(work_dir: str) -> RunResult:
         train = [s for s in steps if 'loss' in s]
         if train:
             train_run, train_steps = run_dir, train
-            val = [_metrics(s) for s in steps if _metrics(s)]
+            val = [m for m in map(_metrics, steps) if m]
             val_metrics = val[-1] if val else {}
     if train_run is None:
         raise ValueError(f'{work_dir} holds no training run (no '

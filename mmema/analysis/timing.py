@@ -64,3 +64,23 @@ def paired_ratio(times: List[float], baseline: List[float]) -> float:
     machine scales both times of a round and cancels in its ratio.
     """
     return statistics.median(t / b for t, b in zip(times, baseline))
+
+
+def ratio_rows(samples: Dict[str, List[float]],
+               baseline: str) -> List[List[str]]:
+    """Table rows of :func:`interleaved_samples`: per callable its median
+    ms, the ratio of medians to ``baseline``'s and the paired ratio.
+
+    Args:
+        samples (dict): Name to milliseconds, one per round.
+        baseline (str): The name the ratios are to.
+
+    Returns:
+        list[list[str]]: ``[name, ms, ratio, paired]`` per callable.
+    """
+    base = statistics.median(samples[baseline])
+    return [[
+        name, f'{statistics.median(times):.1f}',
+        f'{statistics.median(times) / base:.3f}',
+        f'{paired_ratio(times, samples[baseline]):.3f}'
+    ] for name, times in samples.items()]

@@ -147,8 +147,10 @@ def onnxruntime_session(path: str, threads: Optional[int] = None) -> object:
         path, options, providers=['CPUExecutionProvider'])
 
 
-def max_abs_difference(model: nn.Module, path: str,
-                       inputs: Sequence[Tensor]) -> float:
+def max_abs_difference(model: nn.Module,
+                       path: str,
+                       inputs: Sequence[Tensor],
+                       session: Optional[object] = None) -> float:
     """Largest difference between PyTorch's and onnxruntime's outputs.
 
     Args:
@@ -156,11 +158,13 @@ def max_abs_difference(model: nn.Module, path: str,
         path (str): Its ONNX file.
         inputs (Sequence[Tensor]): Inputs to compare on (any sizes the
             export's dynamic dimensions allow).
+        session (onnxruntime.InferenceSession, optional): A session of
+            ``path`` to run; one with the default options if not given.
 
     Returns:
         float: The largest absolute difference over all outputs.
     """
-    session = onnxruntime_session(path)
+    session = session or onnxruntime_session(path)
     worst = 0.0
     for x in inputs:
         with torch.no_grad():

@@ -27,3 +27,12 @@ def test_interleaved_samples_time_every_callable_each_round():
     assert calls == ['a', 'b'] * 4  # warm-up round first, then round-robin
     assert {k: len(v) for k, v in samples.items()} == {'a': 3, 'b': 3}
     assert all(t >= 0 for v in samples.values() for t in v)
+
+
+def test_ratio_rows_give_medians_and_both_ratios():
+    from mmema.analysis.timing import ratio_rows
+    samples = {'plain': [10.0, 40.0, 20.0], 'ema': [12.0, 44.0, 26.0]}
+    assert ratio_rows(samples, 'plain') == [
+        ['plain', '20.0', '1.000', '1.000'],
+        ['ema', '26.0', '1.300', '1.200'],  # medians 26 / 20; rounds 1.2
+    ]

@@ -89,10 +89,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print(f'wrote {out}: {args.exporter} exporter, opset {args.opset}, '
           f'{"static" if args.static else "dynamic batch/height/width"}')
     print('operators: ' + ', '.join(onnx_op_types(exported)))
-    difference = max_abs_difference(model, out, [inputs])
+    session = onnxruntime_session(out, args.threads)
+    difference = max_abs_difference(model, out, [inputs], session)
     print(f'input (1, 3, {height}, {width}): max |PyTorch - onnxruntime| '
           f'= {difference:.3e}')
-    session = onnxruntime_session(out, args.threads)
     feed = {'inputs': inputs.numpy()}
 
     def pytorch() -> None:
