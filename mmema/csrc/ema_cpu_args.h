@@ -13,11 +13,12 @@ template <typename T>
 struct EMAConsts {
   // The weights of the small per-group products, as matrices whose rows
   // are zero-padded to c_pad (or c9_pad) values, a multiple of 32 bytes.
+  // The forward pass reads w1t and w3, the backward w1 and w3; w1t is null
+  // in the backward, w1 in the forward.
   const T* w1;      // conv1x1.weight [o][ch], (c, c_pad)
   const T* w1t;     // conv1x1.weight transposed [ch][o], (c, c_pad)
   const T* b1;      // conv1x1.bias, (c)
   const T* w3;      // conv3x3.weight [o][ch * 9 + tap], (c, c9_pad)
-  const T* w3t;     // conv3x3.weight transposed [ch * 9 + tap][o], (9 c, c_pad)
   const T* b3;      // conv3x3.bias, (c)
   const T* gn_w;    // gn.weight, (c)
   const T* gn_b;    // gn.bias, (c)

@@ -7,7 +7,7 @@
 // <utility> and ema_cpu_args.h come first). A group g is c contiguous
 // planes of h x w; the loops run over a whole plane (index i = y * w + x),
 // so they vectorise for small planes too.
-// Notation as in mmema/models/plugins/ema_ops/identities.py:
+// Notation as in mmema/models/plugins/ema_paths/identities.py:
 // G = gate_h x gate_w, z = g * G is the GroupNorm input, p the gradient of
 // the logits. Taps index a 3x3 window as ky * 3 + kx.
 
@@ -67,25 +67,6 @@ inline double plane_sum(int64_t n, const F& term) {
   return total;
 }
 
-// The sums of term(i) and of its square, as plane_sum.
-template <typename T, typename F>
-inline std::pair<double, double> plane_sums2(int64_t n, const F& term) {
-  double total = 0, total_sq = 0;
-  for (int64_t start = 0; start < n; start += kSumBlock) {
-    const int64_t stop = std::min(n, start + kSumBlock);
-    T s = 0, sq = 0;
-#pragma omp simd reduction(+ : s, sq)
-    for (int64_t i = start; i < stop; ++i) {
-      const T v = term(i);
-      s += v;
-      sq += v * v;
-    }
-    total += s;
-    total_sq += sq;
-  }
-  return {total, total_sq};
-}
-
 // 32-byte vectors (8 floats, 4 doubles) in GCC's generic vector extension:
 // AVX registers in the AVX2 build, pairs of SSE registers in the baseline.
 // `unaligned` loads and stores them at any element address.
@@ -104,6 +85,48 @@ struct Vec32 {
     return mask;
   }
 };
+
+// The sums of v and of v * v for v = a[i] * b[i] - shift over i < n, as
+// plane_sum (T within blocks, double across), in four vectors of partial
+// sums each, so that the additions of neighbouring vectors overlap.
+template <typename T>
+inline std::pair<double, double> shifted_product_sums(
+    const T* __restrict__ a, const T* __restrict__ b, T shift, int64_t n) {
+  using V = typename Vec32<T>::type;
+  using U = typename Vec32<T>::unaligned;
+  constexpr int64_t L = Vec32<T>::lanes;
+  double total = 0, total_sq = 0;
+  for (int64_t start = 0; start < n; start += kSumBlock) {
+    const int64_t stop = std::min(n, start + kSumBlock);
+    V s[4] = {}, sq[4] = {};
+    int64_t i = start;
+    for (; i + 4 * L <= stop; i += 4 * L) {
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const V v = *reinterpret_cast<const U*>(a + i + j * L) *
+                        *reinterpret_cast<const U*>(b + i + j * L) -
+                    shift;
+        s[j] += v;
+        sq[j] += v * v;
+      }
+    }
+    const V s_all = (s[0] + s[1]) + (s[2] + s[3]);
+    const V sq_all = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+    T s_block = 0, sq_block = 0;
+    for (int64_t j = 0; j < L; ++j) {
+      s_block += s_all[j];
+      sq_block += sq_all[j];
+    }
+    for (; i < stop; ++i) {
+      const T v = a[i] * b[i] - shift;
+      s_block += v;
+      sq_block += v * v;
+    }
+    total += s_block;
+    total_sq += sq_block;
+  }
+  return {total, total_sq};
+}
 
 // out[r][v * lanes + j] = sum over kk of a[r * a_row + kk * a_col] *
 // b[kk * ldb + v * lanes + j] for R rows and Q vectors of columns, the
@@ -267,6 +290,31 @@ inline typename Vec32<T>::type lane_sums(typename Vec32<T>::type* t) {
   return t[0];
 }
 
+// out[r] = sum over i < n of m[r * ld + i] * v[i] for r < rows <= L: one
+// vector of partial sums per row, each load of v shared by the rows, and
+// the rows' lane sums from lane_sums.
+template <typename T>
+inline void row_dots(const T* __restrict__ m, int64_t ld,
+                     const T* __restrict__ v, int64_t n, int64_t rows,
+                     T* __restrict__ out) {
+  using V = typename Vec32<T>::type;
+  using U = typename Vec32<T>::unaligned;
+  constexpr int64_t L = Vec32<T>::lanes;
+  V acc[L] = {};
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    const V x = *reinterpret_cast<const U*>(v + i);
+    for (int64_t r = 0; r < rows; ++r)
+      acc[r] += *reinterpret_cast<const U*>(m + r * ld + i) * x;
+  }
+  const V sums = lane_sums<T>(acc);
+  for (int64_t r = 0; r < rows; ++r) {
+    T total = sums[r];
+    for (int64_t j = i; j < n; ++j) total += m[r * ld + j] * v[j];
+    out[r] = total;
+  }
+}
+
 // row_col_sums for rows of at most NV vectors: a row is NV vector loads,
 // the last masked from w on (those lanes hold the next rows'); the last
 // rows, where a load would pass the plane's end, are read value by value.
@@ -282,11 +330,20 @@ inline void short_row_col_sums(const T* __restrict__ plane, int64_t h,
   constexpr int64_t L = Vec32<T>::lanes;
   const B keep = Vec32<T>::lanes_below(w - (NV - 1) * L);
   V cols[NV] = {};
+  bool first_flush = true;
   auto flush = [&] {
-    for (int64_t x = 0; x < w; ++x) col_sum[x] += cols[x / L][x % L];
-    for (int j = 0; j < NV; ++j) cols[j] = V{};
+    for (int j = 0; j < NV; ++j) {
+      const int64_t end = std::min(L, w - j * L);
+      double* out = col_sum + j * L;
+      if (first_flush) {
+        for (int64_t x = 0; x < end; ++x) out[x] = cols[j][x];
+      } else {
+        for (int64_t x = 0; x < end; ++x) out[x] += cols[j][x];
+      }
+      cols[j] = V{};
+    }
+    first_flush = false;
   };
-  std::fill(col_sum, col_sum + w, 0.0);
   V totals[L];
   // Rows y with y * w + NV * L <= h * w.
   const int64_t vector_rows = h * w >= NV * L ? (h * w - NV * L) / w + 1 : 0;
@@ -392,6 +449,7 @@ template <typename T>
 void plane_sums(const T* __restrict__ g, const EMAConsts<T>& k,
                 const GroupState<T>& st, double* row_sum, double* col_sum) {
   const int64_t h = k.h, w = k.w, area = h * w;
+  const double inv_w = 1.0 / w, inv_h = 1.0 / h;
   for (int64_t ch = 0; ch < k.c; ++ch) {
     const T* gc = g + ch * area;
     row_col_sums(gc, h, w, row_sum, col_sum);
@@ -399,9 +457,9 @@ void plane_sums(const T* __restrict__ g, const EMAConsts<T>& k,
     T* pooled = st.pooled + ch * st.pooled_stride;
     for (int64_t y = 0; y < h; ++y) {
       total += row_sum[y];
-      pooled[y] = T(row_sum[y] / w);
+      pooled[y] = T(row_sum[y] * inv_w);
     }
-    for (int64_t x = 0; x < w; ++x) pooled[h + x] = T(col_sum[x] / h);
+    for (int64_t x = 0; x < w; ++x) pooled[h + x] = T(col_sum[x] * inv_h);
     const double skip_row[3] = {row_sum[h - 1], 0.0, row_sum[0]};
     const double skip_col[3] = {col_sum[w - 1], 0.0, col_sum[0]};
     for (int64_t ky = 0; ky < 3; ++ky) {
@@ -429,17 +487,24 @@ void directional_gates(const EMAConsts<T>& k, const GroupState<T>& st,
   sigmoid_all(st.gates, st.gates, c * len);
 }
 
-// x21 = softmax(mean_HW(conv3x3(g))), the means taken from the window sums;
-// acc holds c_pad values.
+// x21 = softmax(mean_HW(conv3x3(g))), the means taken from the window sums
+// by products with conv3x3.weight's rows, eight rows at a time (the rows as
+// the module holds them: the forward copies the c x 9c weight only where
+// 9c is not a whole number of vectors); means holds c doubles.
 template <typename T>
 void conv3x3_mean_softmax(const EMAConsts<T>& k, const GroupState<T>& st,
-                          T* __restrict__ acc, double* means) {
+                          double* means) {
   const int64_t c = k.c;
-  const double area = double(k.h * k.w);
-  small_gemm(st.window, 0, 1, k.w3t, acc, 1, 9 * c, k.c_pad);
+  const double inv_area = 1.0 / double(k.h * k.w);
+  for (int64_t o = 0; o < c; o += Vec32<T>::lanes) {
+    T dots[Vec32<T>::lanes];
+    row_dots(k.w3 + o * k.c9_pad, k.c9_pad, st.window, 9 * c,
+             std::min(Vec32<T>::lanes, c - o), dots);
+    for (int64_t r = 0; r < std::min(Vec32<T>::lanes, c - o); ++r)
+      means[o + r] = k.b3[o + r] + dots[r] * inv_area;
+  }
   double top = -INFINITY;
   for (int64_t o = 0; o < c; ++o) {
-    means[o] = k.b3[o] + acc[o] / area;
     top = std::max(top, means[o]);
   }
   double total = 0;
@@ -473,7 +538,7 @@ void forward_group(const T* __restrict__ g, T* __restrict__ y,
   T* pre = attn + area;
   plane_sums(g, k, st, d, d + h);
   directional_gates(k, st, pre);
-  conv3x3_mean_softmax(k, st, coef, d + h + w);
+  conv3x3_mean_softmax(k, st, d + h + w);
   auto gate_of = [&](int64_t ch) {
     return planes + (one_sweep ? 0 : ch * area);
   };
@@ -481,17 +546,16 @@ void forward_group(const T* __restrict__ g, T* __restrict__ y,
   // near the mean keeps the variance accurate); coef[ch] and offset give
   // x21 @ gn(z) = sum_c coef[c] * z[c] + offset.
   double offset = k.kernel_bias;
+  const double inv_area = 1.0 / area;
   auto statistics = [&](int64_t ch) {
     const T* __restrict__ gc = g + ch * area;
     const T* __restrict__ gp = gate_of(ch);
     const T shift = gc[0] * gp[0];
-    const auto sums = plane_sums2<T>(area, [&](int64_t i) {
-      return gc[i] * gp[i] - shift;
-    });
-    const double centred = sums.first / area;
+    const auto sums = shifted_product_sums(gc, gp, shift, area);
+    const double centred = sums.first * inv_area;
     const double mean = shift + centred;
     const double var =
-        std::max(sums.second / area - centred * centred, 0.0);
+        std::max(sums.second * inv_area - centred * centred, 0.0);
     const double rstd = 1.0 / std::sqrt(var + k.eps);
     st.mean[ch] = T(mean);
     st.rstd[ch] = T(rstd);

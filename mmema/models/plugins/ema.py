@@ -130,12 +130,15 @@ class EMA(BaseModule):
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         params = self.ema_params()
-        fused = fused_ema(x, params, self.factor)
+        # The fused paths apply the sigmoid inside; where a hook watches
+        # attn_gate, it runs on the small logits, so that the hook sees the
+        # map.
+        observed = has_forward_hooks(self.attn_gate)
+        fused = fused_ema(x, params, self.factor, keep_logits=observed)
         if fused is not None:
             out, logits = fused
-            # The fused path applies the sigmoid inside; running attn_gate on
-            # the small logits lets forward hooks see the map.
-            self.attn_gate(logits)
+            if observed:
+                self.attn_gate(logits)
             return out
         # Groups as a dimension of their own; the channels per group are a
         # constant of the module, so exported graphs compute only the batch
@@ -145,6 +148,14 @@ class EMA(BaseModule):
         attn = self.attn_gate(ema_logits_composite(g.flatten(0, 1),
                                                    params))  # (B*G, 1, H, W)
         return (g * attn.view(-1, self.factor, 1, h, w)).flatten(1, 2)
+
+
+def has_forward_hooks(module: nn.Module) -> bool:
+    """Whether calling ``module`` runs a forward hook or pre-hook, its own
+    or a global one (``nn.modules.module.register_module_forward_hook``)."""
+    return bool(module._forward_hooks or module._forward_pre_hooks
+                or nn.modules.module._global_forward_hooks
+                or nn.modules.module._global_forward_pre_hooks)
 
 
 @torch.compiler.disable

@@ -191,6 +191,26 @@ def test_composite_matches_published_to_1e10(shape, factor, monkeypatch):
     check_parity(shape, factor, torch.float64, 1e-10)
 
 
+@pytest.mark.parametrize('shape,factor', PARITY_CASES)
+@pytest.mark.parametrize('dtype,rel', [(torch.float64, 1e-10),
+                                       (torch.float32, 1e-5)])
+def test_no_grad_output_matches_published(shape, factor, dtype, rel):
+    """Without autograd the CPU inference kernel runs (no logits kept)."""
+    module = randomize_(EMA(shape[1], factor), 23).to(dtype)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(24),
+                    dtype=torch.float64)
+    expected, _ = published_run(x, torch.zeros_like(x), module.state_dict(),
+                                factor)
+    with torch.no_grad():
+        out = module(x.to(dtype))
+        out_last = module(
+            x.to(dtype).contiguous(memory_format=torch.channels_last))
+    assert out.dtype == dtype
+    assert_rel_close(out, expected, rel, 0.0, f'output at {shape}')
+    assert out_last.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out_last, out, rtol=0, atol=0)
+
+
 @pytest.fixture
 def two_threads():
     previous = torch.get_num_threads()
@@ -299,9 +319,7 @@ def kernel_args(x: torch.Tensor, factor: int) -> list:
     """Arguments of ``torch.ops.mmema.ema_forward`` for a random EMA."""
     params = randomize_(EMA(x.shape[1], factor), 21).ema_params()
     weights = [p.detach().to(x.dtype).contiguous() for p in params[:6]]
-    c = x.shape[1] // factor
-    kernel = torch.zeros(c, 9, dtype=x.dtype)
-    return [x, factor, *weights, kernel, 0.0, 1e-5]
+    return [x, factor, *weights, 1e-5]
 
 
 @pytest.mark.parametrize('change,message', [
@@ -309,7 +327,7 @@ def kernel_args(x: torch.Tensor, factor: int) -> list:
     (lambda a: a.__setitem__(0, a[0].long()), 'float32 or float64'),
     (lambda a: a.__setitem__(0, a[0][0]), r'\(B, C, H, W\)'),
     (lambda a: a.__setitem__(1, 5), 'not divisible by factor 5'),
-    (lambda a: a.__setitem__(8, a[8][:-1]), 'kernel must be'),
+    (lambda a: a.__setitem__(7, a[7][:-1]), 'gn.bias must be'),
     (lambda a: a.__setitem__(2, a[2].double()), 'conv1x1.weight must be'),
 ])
 def test_kernel_ops_reject_bad_arguments(change, message):
@@ -318,6 +336,35 @@ def test_kernel_ops_reject_bad_arguments(change, message):
     change(args)
     with pytest.raises(RuntimeError, match=message):
         torch.ops.mmema.ema_forward(*args)
+
+
+@pytest.mark.parametrize('shape,factor,dtype', [
+    ((2, 64, 7, 9), 8, torch.float32),  # small planes
+    ((1, 16, 33, 40), 2, torch.float32),  # large planes
+    ((3, 48, 5, 1), 3, torch.float64),
+])
+def test_inference_kernel_gives_the_forward_kernels_output(
+        shape, factor, dtype):
+    x = torch.randn(shape, dtype=dtype)
+    args = kernel_args(x, factor)
+    y, logits, x11, kernel, *_ = torch.ops.mmema.ema_forward(*args)
+    for keep in (True, False):
+        y_inf, logits_inf = torch.ops.mmema.ema_inference(*args, keep)
+        torch.testing.assert_close(y_inf, y, rtol=0, atol=0)
+        if keep:
+            torch.testing.assert_close(logits_inf, logits, rtol=0, atol=0)
+        else:
+            assert logits_inf.numel() == 0
+    # Weights of another dtype and a channels-last input are converted.
+    other = [a.double() if isinstance(a, torch.Tensor) else a for a in args]
+    other[0] = x.contiguous(memory_format=torch.channels_last)
+    y_other, _ = torch.ops.mmema.ema_inference(*other, False)
+    torch.testing.assert_close(y_other, y, rtol=1e-6, atol=1e-6)
+    # The merged kernel of the x11 @ conv3x3 term, against the identity's.
+    want_x11, want_kernel, _ = cross_spatial_kernel(args[4], args[5],
+                                                    args[7])
+    torch.testing.assert_close(x11, want_x11)
+    torch.testing.assert_close(kernel, want_kernel.view(-1, 9))
 
 
 def test_float32_error_on_large_mean_input_stays_below_published():
@@ -364,13 +411,40 @@ def test_bfloat16_module_gets_bfloat16_gradients():
         assert_rel_close(g.float(), want.double(), 0.1, 0.0, name)
 
 
-def test_attn_gate_hook_sees_the_attention_map():
+class CountingSigmoid(nn.Sigmoid):
+    """A sigmoid that counts its calls."""
+
+    calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return super().forward(x)
+
+
+@pytest.mark.parametrize('grad', [True, False])
+@pytest.mark.parametrize('hook', ['module', 'global'])
+def test_attn_gate_hook_sees_the_attention_map(grad, hook):
     module = randomize_(EMA(64, 8), 10)
+    module.attn_gate = CountingSigmoid()
     x = torch.randn(2, 64, 5, 6)
+    with torch.set_grad_enabled(grad):
+        module(x)
+    # Unobserved, the fused paths skip it.
+    assert module.attn_gate.calls == 0
     maps = []
-    module.attn_gate.register_forward_hook(
-        lambda mod, args, out: maps.append(out))
-    module(x)
+
+    def record(mod, args, out):
+        if mod is module.attn_gate:
+            maps.append(out)
+
+    handle = (module.attn_gate.register_forward_hook(record) if hook
+              == 'module' else nn.modules.module.register_module_forward_hook(
+                  record))
+    try:
+        with torch.set_grad_enabled(grad):
+            module(x)
+    finally:
+        handle.remove()
     assert len(maps) == 1 and maps[0].shape == (16, 1, 5, 6)
     logits = ema_logits_composite(x.reshape(16, 8, 5, 6), module.ema_params())
     torch.testing.assert_close(maps[0], logits.sigmoid())

@@ -3,7 +3,8 @@
 
 ``mmema._ext`` (built from ``mmema/csrc``) registers
 ``torch.ops.mmema.ema_forward``, which reads each channel group once per
-pass and keeps per-group statistics, and ``ema_backward``, which returns
+pass and keeps per-group statistics, ``ema_inference``, the same forward
+keeping nothing for a backward, and ``ema_backward``, which returns
 the input gradient and the per-group shares that
 :func:`.gradient_algebra.param_grads` sums into the parameter gradients
 (results do not depend on the thread count). The kernels take contiguous
@@ -22,7 +23,6 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .gradient_algebra import GroupShares, param_grads
-from .identities import cross_spatial_kernel
 
 
 @lru_cache(maxsize=None)
@@ -53,8 +53,10 @@ class ForwardRun(NamedTuple):
     Attributes:
         x (Tensor): The input in the compute dtype, contiguous.
         weights (tuple[Tensor]): ``w1, b1, w3, b3, gn_w, gn_b`` likewise.
-        x11 (Tensor): ``softmax(gn.bias)``, (c,).
-        kernel (Tensor): The merged single-output 3x3 kernel, (c, 9).
+        x11 (Tensor): ``softmax(gn.bias)``, (c,), as the compiled kernel
+            computed it.
+        kernel (Tensor): The merged single-output 3x3 kernel, (c, 9),
+            likewise (:func:`.identities.cross_spatial_kernel`'s).
         y (Tensor): The output, (B, C, H, W), in the compute dtype.
         logits (Tensor): The logits, (B * factor, 1, H, W).
         state (tuple[Tensor]): ``gates, pooled, mean, rstd, x21, window``,
@@ -72,7 +74,8 @@ class ForwardRun(NamedTuple):
 
 def run_forward_kernel(x: Tensor, weights: Tuple[Tensor, ...], factor: int,
                        eps: float) -> ForwardRun:
-    """EMA's forward through the compiled kernel.
+    """EMA's forward through the compiled kernel, keeping what the backward
+    kernel reads.
 
     Args:
         x (Tensor): Input, (B, C, H, W).
@@ -86,12 +89,9 @@ def run_forward_kernel(x: Tensor, weights: Tuple[Tensor, ...], factor: int,
     dtype = compute_dtype(x.dtype)
     with torch.autocast('cpu', enabled=False):
         weights = tuple(t.detach().to(dtype).contiguous() for t in weights)
-        x11, kernel, kernel_bias = cross_spatial_kernel(
-            weights[2], weights[3], weights[5])
-        kernel = kernel.view(-1, 9)
         xc = x.to(dtype).contiguous()
-        y, logits, *state = torch.ops.mmema.ema_forward(
-            xc, factor, *weights, kernel, float(kernel_bias), eps)
+        y, logits, x11, kernel, *state = torch.ops.mmema.ema_forward(
+            xc, factor, *weights, eps)
     return ForwardRun(xc, weights, x11, kernel, y, logits, tuple(state))
 
 
@@ -105,25 +105,29 @@ def output_like(y: Tensor, x: Tensor) -> Tensor:
 
 
 def cpu_inference(x: Tensor, weights: Tuple[Tensor, ...], factor: int,
-                  eps: float) -> Tuple[Tensor, Tensor]:
-    """EMA's forward through the compiled kernel with no autograd record.
+                  eps: float,
+                  keep_logits: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """EMA's forward through the compiled inference kernel.
 
     For inputs nothing differentiates (``torch.no_grad()``, inference
-    mode, or no tensor that requires a gradient): the autograd function's
-    bookkeeping is skipped.
+    mode, or no tensor that requires a gradient): no autograd record, and
+    the per-group statistics the backward would read stay in the kernel's
+    scratch.
 
     Args:
         x (Tensor): Input, (B, C, H, W).
         weights (tuple[Tensor]): ``w1, b1, w3, b3, gn_w, gn_b``.
         factor (int): Number of channel groups.
         eps (float): GroupNorm's epsilon.
+        keep_logits (bool): Whether to return the logits.
 
     Returns:
-        tuple[Tensor]: Output (B, C, H, W) in ``x``'s dtype and memory
-        format, and the logits (B * factor, 1, H, W).
+        tuple: Output (B, C, H, W) in ``x``'s dtype and memory format, and
+        the logits (B * factor, 1, H, W), or None unless ``keep_logits``.
     """
-    run = run_forward_kernel(x, weights, factor, eps)
-    return output_like(run.y, x), run.logits
+    y, logits = torch.ops.mmema.ema_inference(
+        x.to(compute_dtype(x.dtype)), factor, *weights, eps, keep_logits)
+    return output_like(y, x), logits if keep_logits else None
 
 
 class FusedCPUEMAFunction(torch.autograd.Function):

@@ -3,7 +3,8 @@
 
 * CPU tensors: :class:`.cpu.FusedCPUEMAFunction` over the compiled
   kernels of ``mmema._ext``, when they are built, or, for inputs nothing
-  differentiates, :func:`.cpu.cpu_inference` over the same kernel.
+  differentiates, :func:`.cpu.cpu_inference` over their inference
+  kernel.
 * CUDA tensors, with Triton installed and ``MMEMA_EMA_TRITON=1``:
   :class:`.triton.function.TritonEMAFunction` (float32, float16 and
   bfloat16 maps). The kernels have passed Triton's CPU interpreter but not
@@ -58,18 +59,26 @@ def implementation_name(device: torch.device) -> str:
     return 'composite'
 
 
-def fused_ema(x: Tensor, params: EMAParams,
-              factor: int) -> Optional[Tuple[Tensor, Tensor]]:
+def fused_ema(
+        x: Tensor,
+        params: EMAParams,
+        factor: int,
+        keep_logits: bool = True
+) -> Optional[Tuple[Tensor, Optional[Tensor]]]:
     """EMA through a fused implementation, if one serves ``x``.
 
     Args:
         x (Tensor): Input, (B, C, H, W).
         params (EMAParams): The module's parameters.
         factor (int): Number of channel groups.
+        keep_logits (bool): Whether the caller needs the logits. The CPU
+            inference kernel then skips writing them; the other
+            implementations return them anyway. Defaults to True.
 
     Returns:
-        tuple[Tensor] or None: Output (B, C, H, W) and logits (B * factor,
-        1, H, W, no gradient), or None when the composite path must run.
+        tuple or None: Output (B, C, H, W) and logits (B * factor, 1, H, W,
+        no gradient; None where ``keep_logits`` is False and they were not
+        written), or None when the composite path must run.
     """
     if graph_is_being_recorded():
         return None
@@ -79,7 +88,8 @@ def fused_ema(x: Tensor, params: EMAParams,
                                                for t in params[:6])):
             return FusedCPUEMAFunction.apply(x, *params[:6], factor,
                                              params.eps)
-        return cpu_inference(x, params[:6], factor, params.eps)
+        return cpu_inference(x, params[:6], factor, params.eps,
+                             keep_logits)
     if x.is_cuda and triton_enabled():
         from .triton.function import TritonEMAFunction, supports
         if supports(x):
